@@ -1,0 +1,55 @@
+"""Test settings: quick mode, and every artifact in a temporary folder.
+
+Loaded before any notebook kernel starts, so the nbval kernels inherit these variables: the notebooks run on small
+subsets (EBM_QUICK=1) and write data/ and figures/ under a temporary EBM_OUTPUT_DIR, never into the repository.
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbclient
+import nbformat
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPOSITORY / "notebooks"
+
+os.environ["EBM_QUICK"] = "1"
+SESSION_OUTPUT = Path(tempfile.mkdtemp(prefix="ebm-tests-"))
+os.environ["EBM_OUTPUT_DIR"] = str(SESSION_OUTPUT)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(SESSION_OUTPUT, ignore_errors=True)
+
+
+def execute_notebook(name: str, output_dir: Path, allow_errors=False, **environment) -> nbformat.NotebookNode:
+    """Run notebooks/<name>.ipynb in quick mode with artifacts under output_dir.
+
+    Raises CellExecutionError at the first failing cell, unless allow_errors (then every cell runs).
+    """
+    notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    saved = dict(os.environ)
+    os.environ.update({"EBM_OUTPUT_DIR": str(output_dir), **environment})
+    try:
+        client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3", allow_errors=allow_errors,
+                                         resources={"metadata": {"path": str(NOTEBOOKS)}})
+        client.execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return notebook
+
+
+@pytest.fixture(scope="session")
+def trained_output() -> Path:
+    """The shared quick-mode output folder, with notebooks 01-03 run (nbval usually did that already)."""
+    for name, artifact in [("01_data_preparation", "mnist_prepared.npz"),
+                           ("02_energy_model_definition", "energy_mlp_untrained.keras"),
+                           ("03_contrastive_divergence_training", "training_history.json")]:
+        if not (SESSION_OUTPUT / "data" / artifact).exists():
+            execute_notebook(name, SESSION_OUTPUT)
+    return SESSION_OUTPUT

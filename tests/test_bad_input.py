@@ -1,0 +1,40 @@
+"""Running a notebook without (or with damaged) inputs stops early with one sentence saying what to do."""
+
+import zipfile
+
+import numpy as np
+import pytest
+from conftest import execute_notebook
+
+
+def run_expecting_failure(name, output_dir):
+    """The first error the notebook shows, as the reader sees it; it must come from the first data-loading cell."""
+    notebook = execute_notebook(name, output_dir, allow_errors=True)
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    failed = [(index, output) for index, cell in enumerate(code_cells)
+              for output in cell.outputs if output.output_type == "error"]
+    assert failed, "the notebook ran without an error"
+    index, error = failed[0]
+    assert index <= 1, f"the notebook only stopped at code cell {index}, not right after its parameters"
+    assert error.ename == "ArtifactError"
+    assert len(error.traceback) == 1, "a deep traceback leaked out:\n" + "\n".join(error.traceback)
+    return error.traceback[0]
+
+
+def test_02_before_01_names_the_notebook_to_run(tmp_path):
+    message = run_expecting_failure("02_energy_model_definition", tmp_path)
+    assert message.strip() == ("ArtifactError: data/mnist_prepared.npz is missing: "
+                               "run notebooks/01_data_preparation.ipynb first.")
+
+
+def test_truncated_npz_says_delete_and_rerun(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    np.savez(data / "mnist_prepared.npz", x_train=np.zeros((100, 28, 28), np.float32))
+    content = (data / "mnist_prepared.npz").read_bytes()
+    (data / "mnist_prepared.npz").write_bytes(content[: len(content) // 2])
+    with pytest.raises(zipfile.BadZipFile):
+        np.load(data / "mnist_prepared.npz")  # what numpy alone would have shown
+    message = run_expecting_failure("02_energy_model_definition", tmp_path)
+    assert message.strip() == ("ArtifactError: data/mnist_prepared.npz is corrupt or incomplete (BadZipFile): "
+                               "delete it and re-run notebooks/01_data_preparation.ipynb.")

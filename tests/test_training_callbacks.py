@@ -1,0 +1,70 @@
+"""The EBM-specific callbacks of notebook 03, exercised directly on a tiny model."""
+
+import json
+import math
+import sys
+
+import numpy as np
+import pytest
+from conftest import NOTEBOOKS
+
+sys.path.insert(0, str(NOTEBOOKS))
+import ebm_tutorial as ebm
+
+
+@pytest.fixture
+def tiny_model():
+    network = ebm.build_energy_network("swish", hidden_units=(8,))
+    model = ebm.ContrastiveEnergyNetwork(network, buffer_size=16, seed=0)
+    model.compile(optimizer=ebm.keras.optimizers.Adam(1e-3))
+    model.fit(np.zeros((16, 28, 28), np.float32), epochs=1, batch_size=8, verbose=0)  # builds the optimiser
+    return model
+
+
+def test_divergence_guard_rolls_back_and_lowers_the_learning_rate(tiny_model):
+    guard = ebm.DivergenceGuard()
+    guard.set_model(tiny_model)
+    healthy = {"loss": -1.0, "energy_data": -1.0, "energy_negatives": 1.0, "gradient_norm": 0.5}
+    guard.on_epoch_end(0, dict(healthy))
+    good_weights = [w.numpy().copy() for w in tiny_model.energy_network.weights]
+    for weight in tiny_model.energy_network.weights:
+        weight.assign(np.full(weight.shape, np.nan, np.float32))
+
+    logs = {**healthy, "loss": math.nan}
+    guard.on_epoch_end(1, logs)
+    assert guard.rollbacks == [2] and logs["diverged"] == 1.0
+    for restored, good in zip(tiny_model.energy_network.weights, good_weights):
+        np.testing.assert_array_equal(restored.numpy(), good)
+    assert logs["learning_rate"] == pytest.approx(5e-4)
+
+    exploding = {**healthy, "energy_negatives": 1e6}
+    guard.on_epoch_end(2, exploding)
+    assert guard.rollbacks == [2, 3]
+
+
+def test_trivial_regime_monitor_flags_only_the_fixed_point(tiny_model, capsys):
+    monitor = ebm.TrivialRegimeMonitor(alpha=0.1)
+    monitor.set_model(tiny_model)
+    learning, trivial = {"energy_data": -3.0, "energy_negatives": 2.5}, {"energy_data": -4.99, "energy_negatives": 4.98}
+    monitor.on_epoch_end(0, learning)
+    monitor.on_epoch_end(1, trivial)
+    assert (learning["trivial_regime"], trivial["trivial_regime"]) == (0.0, 1.0)
+    assert monitor.flagged_epochs == [2]
+    assert "stopped learning the data" in capsys.readouterr().out
+
+
+def test_epoch_recorder_drops_rows_of_an_abandoned_run(tiny_model, tmp_path):
+    history_file, negatives_file = tmp_path / "history.json", tmp_path / "negatives.npz"
+    recorder = ebm.EpochRecorder(history_file, negatives_file, {"alpha": 0.1})
+    recorder.set_model(tiny_model)
+    recorder.on_train_begin()
+    for epoch in range(3):
+        recorder.on_epoch_begin(epoch)
+        recorder.on_epoch_end(epoch, {"loss": float(epoch)})
+    recorder.on_train_begin()  # a new run that resumes at epoch index 1 (epoch 1 finished before)
+    recorder.on_epoch_begin(1)
+    recorder.on_epoch_end(1, {"loss": 10.0})
+    rows = json.loads(history_file.read_text())["epochs"]
+    assert [(row["epoch"], row["loss"]) for row in rows] == [(1, 0.0), (2, 10.0)]
+    assert ebm.load_arrays(negatives_file, "03")["negatives"].shape == (2, 8, 28, 28)
+    assert not list(tmp_path.glob(".*partial*")), "a temporary file was left behind"
