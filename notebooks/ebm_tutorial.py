@@ -343,3 +343,76 @@ def plot_training_history(history_file, save=True):
         save_figure(loss_figure, "03_loss_curve.png")
         save_figure(energy_figure, "03_energies_per_epoch.png")
     return loss_figure, energy_figure
+
+# ---- from notebooks/04_evaluation_and_visualization.ipynb
+def auroc(positive_scores, negative_scores):
+    """Area under the ROC curve: P(score of a positive > score of a negative), ties counted half."""
+    negatives = np.sort(np.asarray(negative_scores))
+    positives = np.asarray(positive_scores)
+    below = np.searchsorted(negatives, positives, side="left")
+    below_or_equal = np.searchsorted(negatives, positives, side="right")
+    return float((below + 0.5 * (below_or_equal - below)).sum() / (len(positives) * len(negatives)))
+
+
+def add_gaussian_noise(images, sigma, rng):
+    return np.clip(images + sigma * rng.standard_normal(images.shape), -1, 1).astype(np.float32)
+
+
+def build_judge_classifier():
+    """Small CNN digit classifier whose penultimate layer ('features') also serves the Fréchet distance."""
+    return keras.Sequential([
+        keras.Input(shape=(28, 28)),
+        keras.layers.Reshape((28, 28, 1)),
+        keras.layers.Conv2D(32, 3, activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(64, 3, activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Flatten(),
+        keras.layers.Dropout(0.3),
+        keras.layers.Dense(128, activation="relu", name="features"),
+        keras.layers.Dense(10, activation="softmax", name="class_probabilities"),
+    ], name="judge")
+
+
+def frechet_distance(features_a, features_b):
+    """||mu_a - mu_b||^2 + Tr(C_a + C_b - 2 (C_a^1/2 C_b C_a^1/2)^1/2), via symmetric eigendecompositions."""
+    mean_a, mean_b = features_a.mean(axis=0), features_b.mean(axis=0)
+    covariance_a, covariance_b = np.cov(features_a, rowvar=False), np.cov(features_b, rowvar=False)
+    values, vectors = np.linalg.eigh(covariance_a)
+    root_a = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+    cross_trace = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ covariance_b @ root_a), 0, None)).sum()
+    return float(((mean_a - mean_b) ** 2).sum() + np.trace(covariance_a) + np.trace(covariance_b) - 2 * cross_trace)
+
+
+def judge_report(judge, images, reference_digits):
+    """Confidence, class histogram and Fréchet distance (to reference_digits) of a set of images."""
+    features = keras.Model(judge.inputs[0], [judge.get_layer("features").output, judge.outputs[0]])
+    image_features, probabilities = (output.numpy() for output in features(images))
+    reference_features = features(reference_digits)[0].numpy()
+    counts = np.bincount(probabilities.argmax(axis=1), minlength=10)
+    return {"mean_confidence": float(probabilities.max(axis=1).mean()), "class_counts": counts.tolist(),
+            "classes_with_at_least_2_percent": int((counts >= 0.02 * len(images)).sum()),
+            "frechet_distance": frechet_distance(image_features, reference_features)}
+
+
+def make_denoiser(energy_network, steps, step_size, gradient_clip):
+    """A compiled denoiser: denoise(noisy, fidelity_weight) descends the energy from x = noisy, pulled back to noisy."""
+
+    @tf.function
+    def descend(observed, fidelity_weight):
+        def one_step(step, x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                energy = tf.reduce_sum(energy_network(x, training=False))
+            gradient = tf.clip_by_value(tape.gradient(energy, x), -gradient_clip, gradient_clip)
+            return step + 1, tf.clip_by_value(x - 0.5 * step_size * gradient - fidelity_weight * (x - observed), -1, 1)
+
+        return tf.while_loop(lambda step, _: step < steps, one_step, (tf.constant(0), observed))[1]
+
+    return lambda noisy, fidelity_weight: descend(tf.convert_to_tensor(noisy, tf.float32),
+                                                  tf.constant(fidelity_weight, tf.float32)).numpy()
+
+
+def psnr(clean, estimate):
+    """Peak signal-to-noise ratio in dB for images in [-1, 1] (peak-to-peak range 2)."""
+    return float(10 * np.log10(4.0 / np.mean((clean - estimate) ** 2)))
