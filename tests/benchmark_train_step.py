@@ -1,7 +1,7 @@
 """Benchmark of the real training step of notebook 03 (ContrastiveEnergyNetwork.train_step), compiled vs eager.
 
     python tests/benchmark_train_step.py                      # batch 128, k=3, chains from noise
-    python tests/benchmark_train_step.py --chain-start persistent --jit-compile
+    python tests/benchmark_train_step.py --chain-start persistent --k 10 --steps-per-execution 8
 
 Writes data/benchmark_train_step.json (or --output) with ms_per_step_compiled, ms_per_step_eager, batch_size, k and
 samples_per_s. The same step runs in both modes; "eager" is `run_eagerly=True`, the way the Generative Deep Learning
@@ -32,7 +32,8 @@ def build(arguments, run_eagerly):
     network = ebm.build_energy_network(arguments.activation)
     model = ebm.ContrastiveEnergyNetwork(network, chain_start=arguments.chain_start, langevin_steps=arguments.k, seed=0)
     model.compile(optimizer=ebm.keras.optimizers.Adam(1e-4), run_eagerly=run_eagerly,
-                  jit_compile=arguments.jit_compile and not run_eagerly)
+                  jit_compile=arguments.jit_compile and not run_eagerly,
+                  steps_per_execution=1 if run_eagerly else arguments.steps_per_execution)
     return model
 
 
@@ -45,6 +46,7 @@ def main():
     parser.add_argument("--steps", type=int, default=100, help="timed compiled steps")
     parser.add_argument("--eager-steps", type=int, default=20, help="timed eager steps (0: skip eager)")
     parser.add_argument("--jit-compile", action="store_true", help="compile the step with XLA")
+    parser.add_argument("--steps-per-execution", type=int, default=1, help="training steps per compiled call")
     parser.add_argument("--output", type=Path, default=ebm.DATA_DIR / "benchmark_train_step.json")
     arguments = parser.parse_args()
 
@@ -64,6 +66,7 @@ def main():
         "chain_start": arguments.chain_start,
         "activation": arguments.activation,
         "jit_compile": arguments.jit_compile,
+        "steps_per_execution": arguments.steps_per_execution,
         "tensorflow": ebm.tf.__version__,
         "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
