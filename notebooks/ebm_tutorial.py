@@ -152,7 +152,8 @@ class ContrastiveEnergyNetwork(keras.Model):
     CHAIN_STARTS = ("data", "noise", "persistent")
 
     def __init__(self, energy_network, chain_start="persistent", langevin_steps=3, step_size=20.0, noise_scale=0.005,
-                 gradient_clip=0.03, alpha=0.1, buffer_size=8192, restart_fraction=0.01, seed=0, **kwargs):
+                 gradient_clip=0.03, alpha=0.1, buffer_size=8192, restart_fraction=0.01, max_gradient_norm=None, seed=0,
+                 **kwargs):
         super().__init__(**kwargs)
         if chain_start not in self.CHAIN_STARTS:
             raise ValueError(f"chain_start must be one of {self.CHAIN_STARTS}, not {chain_start!r}")
@@ -160,6 +161,7 @@ class ContrastiveEnergyNetwork(keras.Model):
         self.chain_start, self.langevin_steps, self.alpha = chain_start, langevin_steps, alpha
         self.sampler_settings = {"step_size": step_size, "noise_scale": noise_scale, "gradient_clip": gradient_clip}
         self.buffer_size, self.restart_fraction = buffer_size, restart_fraction
+        self.max_gradient_norm = max_gradient_norm  # None: no clipping of the weight gradient
         self.seed_generator = keras.random.SeedGenerator(seed)  # saved with the weights: resumed runs continue its stream
         self.image_shape = tuple(energy_network.input_shape[1:])
         self.replay_buffer = self.add_weight(
@@ -169,6 +171,8 @@ class ContrastiveEnergyNetwork(keras.Model):
                                                 name="latest_negatives")  # a few negatives, for figures
         self.train_trackers = {name: keras.metrics.Mean(name=name) for name in (
             "loss", "cd", "regularizer", "energy_data", "energy_negatives", "energy_gap", "gradient_norm")}
+        if max_gradient_norm is not None:
+            self.train_trackers["clipped_steps"] = keras.metrics.Mean(name="clipped_steps")  # share of clipped steps
         self.test_trackers = {name: keras.metrics.Mean(name=name) for name in (
             "loss", "cd", "energy_data", "energy_noise", "energy_gap")}
         self.built = True  # its only layer, the energy network, is built (BackupAndRestore needs a built model)
@@ -214,12 +218,17 @@ class ContrastiveEnergyNetwork(keras.Model):
             loss = cd + regularizer
         weights = self.energy_network.trainable_variables
         gradients = tape.gradient(loss, weights)
+        gradient_norm = tf.linalg.global_norm(gradients)
+        if self.max_gradient_norm is not None:  # rescale the whole gradient when its norm exceeds the limit
+            gradients, _ = tf.clip_by_global_norm(gradients, self.max_gradient_norm, use_norm=gradient_norm)
         self.optimizer.apply_gradients(zip(gradients, weights))
 
         values = {"loss": loss, "cd": cd, "regularizer": regularizer, "energy_data": tf.reduce_mean(energy_data),
                   "energy_negatives": tf.reduce_mean(energy_negatives),
                   "energy_gap": tf.reduce_mean(energy_negatives) - tf.reduce_mean(energy_data),
-                  "gradient_norm": tf.linalg.global_norm(gradients)}
+                  "gradient_norm": gradient_norm}
+        if self.max_gradient_norm is not None:
+            values["clipped_steps"] = tf.cast(gradient_norm > self.max_gradient_norm, tf.float32)
         for name, value in values.items():
             self.train_trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.train_trackers.items()}
@@ -416,3 +425,32 @@ def make_denoiser(energy_network, steps, step_size, gradient_clip):
 def psnr(clean, estimate):
     """Peak signal-to-noise ratio in dB for images in [-1, 1] (peak-to-peak range 2)."""
     return float(10 * np.log10(4.0 / np.mean((clean - estimate) ** 2)))
+
+
+def denoising_report(energy_network, validation_clean, test_clean, sigmas, fidelity_weights, steps, step_size,
+                     gradient_clip, rng):
+    """Choose mu on validation digits at sigma 0.3, then denoise the test digits at each sigma; PSNRs and examples."""
+    denoise = make_denoiser(energy_network, steps, step_size, gradient_clip)
+    validation_noisy = add_gaussian_noise(validation_clean, 0.3, rng)
+    scores = {weight: psnr(validation_clean, denoise(validation_noisy, weight)) for weight in fidelity_weights}
+    best_weight = max(scores, key=scores.get)
+    rows, examples = [], {}
+    for sigma in sigmas:
+        noisy = add_gaussian_noise(test_clean, sigma, rng)
+        cleaned = denoise(noisy, best_weight)
+        rows.append({"sigma": sigma, "psnr_noisy": psnr(test_clean, noisy), "psnr_denoised": psnr(test_clean, cleaned)})
+        examples[sigma] = (noisy[:6], cleaned[:6])
+    report = {"fidelity_weight": best_weight, "validation_psnr_by_weight": scores, "steps": steps, "rows": rows}
+    return report, examples
+
+
+def plot_denoising(clean, examples, title):
+    """One strip per sigma: six clean digits, their noisy versions, and the denoised results."""
+    figure, axes = plt.subplots(len(examples), 1, figsize=(9, 1.9 * len(examples)))
+    for axis, (sigma, (noisy, cleaned)) in zip(axes, examples.items()):
+        strip = np.concatenate([np.concatenate(list(clean[:6]), 1), np.concatenate(list(noisy), 1),
+                                np.concatenate(list(cleaned), 1)])
+        axis.imshow(strip, cmap="gray", vmin=-1, vmax=1)
+        axis.set(yticks=[14, 42, 70], yticklabels=["clean", f"noisy sigma={sigma}", "denoised"], xticks=[])
+    figure.suptitle(title)
+    return figure

@@ -1,5 +1,6 @@
 """Running a notebook without (or with damaged) inputs stops early with one sentence saying what to do."""
 
+import shutil
 import zipfile
 
 import numpy as np
@@ -38,3 +39,12 @@ def test_truncated_npz_says_delete_and_rerun(tmp_path):
     message = run_expecting_failure("02_energy_model_definition", tmp_path)
     assert message.strip() == ("ArtifactError: data/mnist_prepared.npz is corrupt or incomplete (BadZipFile): "
                                "delete it and re-run notebooks/01_data_preparation.ipynb.")
+
+
+@pytest.mark.parametrize("name", ["05_what_makes_cd_k_work", "06_convolutional_ebm"])
+def test_later_notebooks_without_the_judge_name_notebook_04(name, trained_output, tmp_path):
+    (tmp_path / "data").mkdir()
+    shutil.copy(trained_output / "data" / "mnist_prepared.npz", tmp_path / "data")  # 01 ran, 04 did not
+    message = run_expecting_failure(name, tmp_path)
+    assert message.strip() == ("ArtifactError: data/judge_classifier.keras is missing: "
+                               "run notebooks/04_evaluation_and_visualization.ipynb first.")

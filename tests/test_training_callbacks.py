@@ -68,3 +68,21 @@ def test_epoch_recorder_drops_rows_of_an_abandoned_run(tiny_model, tmp_path):
     assert [(row["epoch"], row["loss"]) for row in rows] == [(1, 0.0), (2, 10.0)]
     assert ebm.load_arrays(negatives_file, "03")["negatives"].shape == (2, 8, 28, 28)
     assert not list(tmp_path.glob(".*partial*")), "a temporary file was left behind"
+
+
+@pytest.mark.parametrize(("max_gradient_norm", "clipped"), [(1e-9, 1.0), (1e9, 0.0)])
+def test_gradient_norm_clipping_reports_clipped_steps(max_gradient_norm, clipped):
+    network = ebm.build_energy_network("swish", hidden_units=(8,))
+    model = ebm.ContrastiveEnergyNetwork(network, buffer_size=16, max_gradient_norm=max_gradient_norm, seed=0)
+    model.compile(optimizer=ebm.keras.optimizers.SGD(1.0))
+    before = [weight.numpy().copy() for weight in network.trainable_weights]
+    logs = model.fit(np.random.default_rng(0).uniform(-1, 1, (16, 28, 28)).astype(np.float32), epochs=1, batch_size=8,
+                     verbose=0).history
+    assert logs["clipped_steps"] == [clipped] and logs["gradient_norm"][0] > 1e-6
+    step = np.sqrt(sum(((weight.numpy() - old) ** 2).sum() for weight, old in zip(network.trainable_weights, before)))
+    if clipped:  # plain SGD with rate 1: two clipped steps move the weights by at most 2 x the limit
+        assert step <= 2 * max_gradient_norm * 1.01
+
+
+def test_without_a_limit_nothing_is_clipped_or_reported(tiny_model):
+    assert tiny_model.max_gradient_norm is None and "clipped_steps" not in tiny_model.train_trackers
