@@ -110,12 +110,22 @@ def load_arrays(path: Path, producer: str) -> dict:
     return load_artifact(path, producer, read_all)
 
 # ---- from notebooks/02_energy_model_definition.ipynb
-def build_energy_network(activation="swish", hidden_units=(512, 256, 128), name="energy_mlp"):
-    """MLP energy function E(x): a 28x28 image in [-1, 1] -> one scalar (lower = more likely)."""
+def build_energy_network(activation="swish", hidden_units=(512, 256, 128), name="energy_mlp", lipschitz_bound=None):
+    """MLP energy function E(x): a 28x28 image in [-1, 1] -> one scalar (lower = more likely).
+
+    lipschitz_bound: None for the plain MLP; a number L wraps every Dense layer in spectral normalisation and scales the
+    output by L, so that |E(x) - E(x')| <= L ||x - x'|| (up to the activation's slope).
+    """
+    def dense(units, layer_name, **options):
+        layer = keras.layers.Dense(units, name=layer_name, **options)
+        return layer if lipschitz_bound is None else keras.layers.SpectralNormalization(layer, name=f"{layer_name}_sn")
+
     layers = [keras.Input(shape=(28, 28), name="image"), keras.layers.Flatten(name="pixels")]
     for index, units in enumerate(hidden_units, start=1):
-        layers.append(keras.layers.Dense(units, activation=activation, name=f"hidden_{index}"))
-    layers.append(keras.layers.Dense(1, name="energy"))  # linear: energies may be any real number
+        layers.append(dense(units, f"hidden_{index}", activation=activation))
+    layers.append(dense(1, "energy"))  # linear: energies may be any real number
+    if lipschitz_bound is not None:
+        layers.append(keras.layers.Rescaling(lipschitz_bound, name="lipschitz_bound"))
     return keras.Sequential(layers, name=name)
 
 # ---- from notebooks/03_contrastive_divergence_training.ipynb

@@ -1,6 +1,7 @@
 """Benchmark of the real training step of notebook 03 (ContrastiveEnergyNetwork.train_step), compiled vs eager.
 
-    python tests/benchmark_train_step.py                      # batch 128, k=3, chains from noise
+    python tests/benchmark_train_step.py                      # batch 128, k=3, chains from noise, 03's network
+    python tests/benchmark_train_step.py --lipschitz-bound 0  # the plain MLP (no spectral normalisation)
     python tests/benchmark_train_step.py --chain-start persistent --k 10 --steps-per-execution 8
 
 Writes data/benchmark_train_step.json (or --output) with ms_per_step_compiled, ms_per_step_eager, batch_size, k and
@@ -29,7 +30,7 @@ def milliseconds_per_step(model, images, batch_size, steps, warmup):
 
 
 def build(arguments, run_eagerly):
-    network = ebm.build_energy_network(arguments.activation)
+    network = ebm.build_energy_network(arguments.activation, lipschitz_bound=arguments.lipschitz_bound or None)
     model = ebm.ContrastiveEnergyNetwork(network, chain_start=arguments.chain_start, langevin_steps=arguments.k, seed=0)
     model.compile(optimizer=ebm.keras.optimizers.Adam(1e-4), run_eagerly=run_eagerly,
                   jit_compile=arguments.jit_compile and not run_eagerly,
@@ -43,6 +44,8 @@ def main():
     parser.add_argument("--k", type=int, default=3, help="Langevin steps per training step")
     parser.add_argument("--chain-start", default="noise", choices=ebm.ContrastiveEnergyNetwork.CHAIN_STARTS)
     parser.add_argument("--activation", default="swish")
+    parser.add_argument("--lipschitz-bound", type=float, default=10.0,
+                        help="spectral normalisation bound, as notebook 03's reference run (0: plain MLP)")
     parser.add_argument("--steps", type=int, default=100, help="timed compiled steps")
     parser.add_argument("--eager-steps", type=int, default=20, help="timed eager steps (0: skip eager)")
     parser.add_argument("--jit-compile", action="store_true", help="compile the step with XLA")
@@ -65,6 +68,7 @@ def main():
         "samples_per_s": round(1000 * arguments.batch_size / compiled, 1),
         "chain_start": arguments.chain_start,
         "activation": arguments.activation,
+        "lipschitz_bound": arguments.lipschitz_bound,
         "jit_compile": arguments.jit_compile,
         "steps_per_execution": arguments.steps_per_execution,
         "tensorflow": ebm.tf.__version__,
