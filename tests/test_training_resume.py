@@ -36,5 +36,9 @@ def test_interrupted_training_resumes_where_it_stopped(trained_output, tmp_path)
     assert not (tmp_path / "data" / "training_backup").exists()
 
     # Same seed, same machine -> same numbers: the interrupted run's epochs equal the suite's uninterrupted run.
+    # Every column matches exactly except, now and then, the epoch-mean loss in its 7th digit (measured 5.3180304 vs
+    # 5.3180289 with spectral normalisation), hence a relative tolerance far below anything training changes.
     reference = history(trained_output)
-    assert without_timing(interrupted) == without_timing(reference[:2])
+    for got, want in zip(without_timing(interrupted), without_timing(reference[:2]), strict=True):
+        assert got.keys() == want.keys()
+        assert got == pytest.approx(want, rel=1e-6, abs=1e-9), {k: (got[k], want[k]) for k in got if got[k] != want[k]}
