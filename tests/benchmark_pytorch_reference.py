@@ -20,6 +20,7 @@ from pathlib import Path
 
 
 def build_network(torch, lipschitz_bound):
+    """The energy MLP and E(x) = scale * MLP(x); spectral norm on every layer when a bound is given."""
     layers = []
     for fan_in, fan_out in [(784, 512), (512, 256), (256, 128), (128, 1)]:
         layer = torch.nn.Linear(fan_in, fan_out)
@@ -27,9 +28,8 @@ def build_network(torch, lipschitz_bound):
             layer = torch.nn.utils.parametrizations.spectral_norm(layer)
         layers += [layer, torch.nn.SiLU()]
     network = torch.nn.Sequential(torch.nn.Flatten(), *layers[:-1])  # no activation after the last layer
-    if lipschitz_bound:
-        return lambda x: lipschitz_bound * network(x), network
-    return network, network
+    scale = lipschitz_bound or 1.0
+    return network, lambda x: scale * network(x)
 
 
 def main():
@@ -49,7 +49,7 @@ def main():
                  "https://download.pytorch.org/whl/cpu")
 
     torch.manual_seed(0)
-    energy, network = build_network(torch, arguments.lipschitz_bound)
+    network, energy = build_network(torch, arguments.lipschitz_bound)
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-4)
     step_size, noise_scale, gradient_clip, alpha = 20.0, 0.005, 0.03, 0.1
     images = torch.rand(4096, 28, 28) * 2 - 1
@@ -86,7 +86,7 @@ def main():
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     temporary = arguments.output.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(result, indent=1))
-    temporary.replace(arguments.output)  # atomic, as the notebooks' artifacts
+    temporary.replace(arguments.output)  # atomic like save_json, which would import TensorFlow into this process
     print(json.dumps(result, indent=1))
 
 
