@@ -1,10 +1,15 @@
 """The importable module must be exactly what the notebooks' #@save cells say."""
 
+import sys
+
+from conftest import REPOSITORY
+
+sys.path.insert(0, str(REPOSITORY / "tools"))
 from saved_module import MODULE, NOTEBOOKS, build_module, saved_cells
 
 
 def test_module_matches_the_notebooks():
-    assert MODULE.read_text() == build_module(), "notebooks/ebm_tutorial.py is stale: run python tests/saved_module.py"
+    assert MODULE.read_text() == build_module(), "notebooks/ebm_tutorial.py is stale: run python tools/saved_module.py"
 
 
 def test_every_core_helper_is_exported_once():

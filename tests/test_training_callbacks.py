@@ -11,11 +11,13 @@ from conftest import NOTEBOOKS
 sys.path.insert(0, str(NOTEBOOKS))
 import ebm_tutorial as ebm
 
+TINY_SETTINGS = ebm.TrainingSettings(chain_start="persistent", langevin_steps=3, buffer_size=16)
+
 
 @pytest.fixture
 def tiny_model():
     network = ebm.build_energy_network("swish", hidden_units=(8,))
-    model = ebm.ContrastiveEnergyNetwork(network, buffer_size=16, seed=0)
+    model = ebm.ContrastiveEnergyNetwork(network, TINY_SETTINGS)
     model.compile(optimizer=ebm.keras.optimizers.Adam(1e-3))
     model.fit(np.zeros((16, 28, 28), np.float32), epochs=1, batch_size=8, verbose=0)  # builds the optimiser
     return model
@@ -55,7 +57,7 @@ def test_trivial_regime_monitor_flags_only_the_fixed_point(tiny_model, capsys):
 
 def test_epoch_recorder_drops_rows_of_an_abandoned_run(tiny_model, tmp_path):
     history_file, negatives_file = tmp_path / "history.json", tmp_path / "negatives.npz"
-    recorder = ebm.EpochRecorder(history_file, negatives_file, {"alpha": 0.1})
+    recorder = ebm.EpochRecorder(history_file, negatives_file, TINY_SETTINGS, {"quick": True}, producer="03")
     recorder.set_model(tiny_model)
     recorder.on_train_begin()
     for epoch in range(3):
@@ -64,7 +66,9 @@ def test_epoch_recorder_drops_rows_of_an_abandoned_run(tiny_model, tmp_path):
     recorder.on_train_begin()  # a new run that resumes at epoch index 1 (epoch 1 finished before)
     recorder.on_epoch_begin(1)
     recorder.on_epoch_end(1, {"loss": 10.0})
-    rows = json.loads(history_file.read_text())["epochs"]
+    record = json.loads(history_file.read_text())
+    rows = record["epochs"]
+    assert ebm.TrainingSettings.from_dict(record["settings"]) == TINY_SETTINGS and record["run"] == {"quick": True}
     assert [(row["epoch"], row["loss"]) for row in rows] == [(1, 0.0), (2, 10.0)]
     assert ebm.load_arrays(negatives_file, "03")["negatives"].shape == (2, 8, 28, 28)
     assert not list(tmp_path.glob(".*partial*")), "a temporary file was left behind"
@@ -73,7 +77,7 @@ def test_epoch_recorder_drops_rows_of_an_abandoned_run(tiny_model, tmp_path):
 @pytest.mark.parametrize(("max_gradient_norm", "clipped"), [(1e-9, 1.0), (1e9, 0.0)])
 def test_gradient_norm_clipping_reports_clipped_steps(max_gradient_norm, clipped):
     network = ebm.build_energy_network("swish", hidden_units=(8,))
-    model = ebm.ContrastiveEnergyNetwork(network, buffer_size=16, max_gradient_norm=max_gradient_norm, seed=0)
+    model = ebm.ContrastiveEnergyNetwork(network, TINY_SETTINGS.replace(max_gradient_norm=max_gradient_norm))
     model.compile(optimizer=ebm.keras.optimizers.SGD(1.0))
     before = [weight.numpy().copy() for weight in network.trainable_weights]
     logs = model.fit(np.random.default_rng(0).uniform(-1, 1, (16, 28, 28)).astype(np.float32), epochs=1, batch_size=8,
@@ -85,4 +89,4 @@ def test_gradient_norm_clipping_reports_clipped_steps(max_gradient_norm, clipped
 
 
 def test_without_a_limit_nothing_is_clipped_or_reported(tiny_model):
-    assert tiny_model.max_gradient_norm is None and "clipped_steps" not in tiny_model.train_trackers
+    assert tiny_model.settings.max_gradient_norm is None and "clipped_steps" not in tiny_model.train_trackers

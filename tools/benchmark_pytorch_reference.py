@@ -1,13 +1,13 @@
 """The PyTorch loop that issue 3 compares notebook 03's training step with, to time both on the same machine.
 
     pip install torch --index-url https://download.pytorch.org/whl/cpu   # optional, not in requirements.txt
-    python tests/benchmark_pytorch_reference.py                          # plain MLP, as the issue's 17.3 ms
-    python tests/benchmark_pytorch_reference.py --lipschitz-bound 10     # notebook 03's network
+    python tools/benchmark_pytorch_reference.py                          # plain MLP, as the issue's 17.3 ms
+    python tools/benchmark_pytorch_reference.py --lipschitz-bound 10     # notebook 03's network
 
 The same CD step as `ContrastiveEnergyNetwork.train_step` with chains from noise: MLP 784-512-256-128-1 with swish
 (SiLU), k Langevin steps x <- clip(x - (eps/2) clip(grad E, -c, c) + sigma z, -1, 1), then one Adam step on
 mean E(data) - mean E(negatives) + alpha mean(E(data)^2 + E(negatives)^2). Run it right after
-tests/benchmark_train_step.py: this shared 2-core machine varies by about 20% between sessions, so only timings taken
+tools/benchmark_train_step.py: this shared 2-core machine varies by about 20% between sessions, so only timings taken
 together compare. Writes data/benchmark_pytorch_reference.json (or --output). Not a test.
 """
 

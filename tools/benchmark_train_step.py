@@ -1,8 +1,8 @@
 """Benchmark of the real training step of notebook 03 (ContrastiveEnergyNetwork.train_step), compiled vs eager.
 
-    python tests/benchmark_train_step.py                      # batch 128, k=3, chains from noise, 03's network
-    python tests/benchmark_train_step.py --lipschitz-bound 0  # the plain MLP (no spectral normalisation)
-    python tests/benchmark_train_step.py --chain-start persistent --k 10 --steps-per-execution 8
+    python tools/benchmark_train_step.py                      # batch 128, k=3, chains from noise, 03's network
+    python tools/benchmark_train_step.py --lipschitz-bound 0  # the plain MLP (no spectral normalisation)
+    python tools/benchmark_train_step.py --chain-start persistent --k 10 --steps-per-execution 8
 
 Writes data/benchmark_train_step.json (or --output) with ms_per_step_compiled, ms_per_step_eager, batch_size, k and
 samples_per_s. The same step runs in both modes; "eager" is `run_eagerly=True`, the way the Generative Deep Learning
@@ -31,7 +31,9 @@ def milliseconds_per_step(model, images, batch_size, steps, warmup):
 
 def build(arguments, run_eagerly):
     network = ebm.build_energy_network(arguments.activation, lipschitz_bound=arguments.lipschitz_bound or None)
-    model = ebm.ContrastiveEnergyNetwork(network, chain_start=arguments.chain_start, langevin_steps=arguments.k, seed=0)
+    settings = ebm.TrainingSettings(chain_start=arguments.chain_start, langevin_steps=arguments.k,
+                                    activation=arguments.activation, lipschitz_bound=arguments.lipschitz_bound or None)
+    model = ebm.ContrastiveEnergyNetwork(network, settings)
     model.compile(optimizer=ebm.keras.optimizers.Adam(1e-4), run_eagerly=run_eagerly,
                   jit_compile=arguments.jit_compile and not run_eagerly,
                   steps_per_execution=1 if run_eagerly else arguments.steps_per_execution)
@@ -42,7 +44,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--k", type=int, default=3, help="Langevin steps per training step")
-    parser.add_argument("--chain-start", default="noise", choices=ebm.ContrastiveEnergyNetwork.CHAIN_STARTS)
+    parser.add_argument("--chain-start", default="noise", choices=ebm.TrainingSettings.CHAIN_STARTS)
     parser.add_argument("--activation", default="swish")
     parser.add_argument("--lipschitz-bound", type=float, default=10.0,
                         help="spectral normalisation bound, as notebook 03's reference run (0: plain MLP)")

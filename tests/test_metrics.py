@@ -1,0 +1,44 @@
+"""The evaluation metrics of notebook 04 on inputs with known answers (seconds)."""
+
+import sys
+
+import numpy as np
+import pytest
+from conftest import NOTEBOOKS
+
+sys.path.insert(0, str(NOTEBOOKS))
+import ebm_tutorial as ebm
+
+
+def test_frechet_distance_of_a_set_with_itself_and_with_a_shifted_copy():
+    features = np.random.default_rng(0).normal(size=(2000, 16))
+    shift = np.linspace(-1, 1, 16)
+    assert abs(ebm.frechet_distance(features, features)) < 1e-6
+    assert ebm.frechet_distance(features, features + shift) == pytest.approx((shift**2).sum(), rel=1e-6)
+
+
+def test_psnr_on_a_known_error():
+    clean = np.zeros((4, 28, 28))
+    assert ebm.psnr(clean, clean + 0.1) == pytest.approx(10 * np.log10(4 / 0.01))
+
+
+@pytest.mark.parametrize(("positives", "negatives", "expected"), [
+    ([2, 3, 4], [0, 1], 1.0), ([0, 1], [2, 3, 4], 0.0), ([1, 1], [1, 1, 1], 0.5), ([1, 3], [2], 0.5)])
+def test_auroc_on_known_orderings(positives, negatives, expected):
+    assert ebm.auroc(positives, negatives) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("steps", "step_size", "fidelity_weight"), [(0, 20.0, 0.2), (10, 0.0, 0.0)])
+def test_the_denoiser_without_steps_returns_its_input(steps, step_size, fidelity_weight):
+    noisy = ebm.uniform_noise_images(4, seed=0)
+    network = ebm.build_energy_network("swish", hidden_units=(8,))
+    denoise = ebm.make_denoiser(network, steps, step_size, gradient_clip=0.03)
+    np.testing.assert_allclose(denoise(noisy, fidelity_weight), noisy, atol=1e-7)
+
+
+def test_autocorrelation_of_a_constant_and_of_white_noise():
+    white = np.random.default_rng(0).normal(size=(5000, 20))
+    correlation = ebm.autocorrelation(white, max_lag=5)
+    assert correlation[0] == pytest.approx(1.0) and np.abs(correlation[1:]).max() < 0.03
+    ramp = np.repeat(np.arange(100.0)[:, None], 3, axis=1)
+    assert ebm.autocorrelation(ramp, max_lag=3)[1] > 0.9  # a trend: neighbours stay alike
