@@ -17,13 +17,17 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPOSITORY / "notebooks"
 
 os.environ["EBM_QUICK"] = "1"
-SESSION_OUTPUT = Path(tempfile.mkdtemp(prefix="ebm-tests-"))
+# EBM_TEST_OUTPUT_DIR: a kept folder that already holds quick-mode artifacts of earlier notebooks, so that one
+# notebook can be checked alone (`EBM_TEST_OUTPUT_DIR=/tmp/q pytest --nbval notebooks/10_….ipynb`); never deleted.
+KEPT_OUTPUT = os.environ.get("EBM_TEST_OUTPUT_DIR")
+SESSION_OUTPUT = Path(KEPT_OUTPUT) if KEPT_OUTPUT else Path(tempfile.mkdtemp(prefix="ebm-tests-"))
 os.environ["EBM_OUTPUT_DIR"] = str(SESSION_OUTPUT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def pytest_unconfigure(config):
-    shutil.rmtree(SESSION_OUTPUT, ignore_errors=True)
+    if not KEPT_OUTPUT:
+        shutil.rmtree(SESSION_OUTPUT, ignore_errors=True)
 
 
 def execute_notebook(name: str, output_dir: Path, allow_errors=False, **environment) -> nbformat.NotebookNode:

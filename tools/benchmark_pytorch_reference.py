@@ -19,14 +19,14 @@ import time
 from pathlib import Path
 
 
-def build_network(torch, lipschitz_bound):
+def build_network(torch, lipschitz_bound, activation="swish"):
     """The energy MLP and E(x) = scale * MLP(x); spectral norm on every layer when a bound is given."""
     layers = []
     for fan_in, fan_out in [(784, 512), (512, 256), (256, 128), (128, 1)]:
         layer = torch.nn.Linear(fan_in, fan_out)
         if lipschitz_bound:
             layer = torch.nn.utils.parametrizations.spectral_norm(layer)
-        layers += [layer, torch.nn.SiLU()]
+        layers += [layer, torch.nn.ReLU() if activation == "relu" else torch.nn.SiLU()]
     network = torch.nn.Sequential(torch.nn.Flatten(), *layers[:-1])  # no activation after the last layer
     scale = lipschitz_bound or 1.0
     return network, lambda x: scale * network(x)
@@ -36,6 +36,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--k", type=int, default=3, help="Langevin steps per training step")
+    parser.add_argument("--activation", default="swish", choices=("swish", "relu"))
     parser.add_argument("--lipschitz-bound", type=float, default=0.0, help="0: plain MLP, as the issue measured")
     parser.add_argument("--steps", type=int, default=100, help="timed steps")
     parser.add_argument("--repeats", type=int, default=3, help="timed blocks; the fastest is reported")
@@ -49,7 +50,7 @@ def main():
                  "https://download.pytorch.org/whl/cpu")
 
     torch.manual_seed(0)
-    network, energy = build_network(torch, arguments.lipschitz_bound)
+    network, energy = build_network(torch, arguments.lipschitz_bound, arguments.activation)
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-4)
     step_size, noise_scale, gradient_clip, alpha = 20.0, 0.005, 0.03, 0.1
     images = torch.rand(4096, 28, 28) * 2 - 1
@@ -81,7 +82,7 @@ def main():
             train_step(batches[index % len(batches)])
         timings.append(1000 * (time.perf_counter() - started) / arguments.steps)
     result = {"ms_per_step": round(min(timings), 2), "ms_per_step_all_repeats": [round(t, 2) for t in timings],
-              "batch_size": arguments.batch_size, "k": arguments.k, "lipschitz_bound": arguments.lipschitz_bound,
+              "batch_size": arguments.batch_size, "k": arguments.k, "activation": arguments.activation, "lipschitz_bound": arguments.lipschitz_bound,
               "torch": torch.__version__, "threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     temporary = arguments.output.with_suffix(".json.tmp")

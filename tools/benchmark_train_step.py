@@ -1,27 +1,36 @@
-"""Benchmark of the real training step of notebook 03 (ContrastiveEnergyNetwork.train_step), compiled vs eager.
+"""Benchmark of the real training step of notebook 03 (ContrastiveEnergyNetwork.train_step), compiled vs eager,
+and against the same step written in PyTorch, build after build.
 
     python tools/benchmark_train_step.py                      # batch 128, k=3, chains from noise, 03's network
     python tools/benchmark_train_step.py --lipschitz-bound 0  # the plain MLP (no spectral normalisation)
-    python tools/benchmark_train_step.py --chain-start persistent --k 10 --steps-per-execution 8
+    python tools/benchmark_train_step.py --lipschitz-bound 0 --activation relu --builds 5 --pytorch
+                                                              # 5 fresh builds, each followed by the PyTorch loop
 
-Writes data/benchmark_train_step.json (or --output) with ms_per_step_compiled, ms_per_step_eager, batch_size, k and
-samples_per_s. The same step runs in both modes; "eager" is `run_eagerly=True`, the way the Generative Deep Learning
-book's notebook trains. Not a test: timings depend on the machine, so nothing here asserts a speed.
+Each build is a fresh process (a new model, a new `fit`: what a student's notebook gets), timed over --steps compiled
+steps after a warm-up. With --pytorch, tools/benchmark_pytorch_reference.py runs the same step after every build, so
+both are timed alternately in the same minutes; the summary gives every build, the medians and torch_ms / ours_ms.
+Writes data/benchmark_train_step.json (or --output). Not a test: timings depend on the machine and on what else runs,
+so nothing here asserts a speed. Never run it while a training shares the cores.
 """
 
 import argparse
 import json
 import os
 import platform
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))
-import ebm_tutorial as ebm
+TOOLS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TOOLS.parent / "notebooks"))
 
 
 def milliseconds_per_step(model, images, batch_size, steps, warmup):
+    import ebm_tutorial as ebm
+
     dataset = ebm.tf.data.Dataset.from_tensor_slices(images).repeat().batch(batch_size, drop_remainder=True)
     model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0)  # traces and compiles the step
     started = time.perf_counter()
@@ -30,6 +39,8 @@ def milliseconds_per_step(model, images, batch_size, steps, warmup):
 
 
 def build(arguments, run_eagerly):
+    import ebm_tutorial as ebm
+
     network = ebm.build_energy_network(arguments.activation, lipschitz_bound=arguments.lipschitz_bound or None)
     settings = ebm.TrainingSettings(chain_start=arguments.chain_start, langevin_steps=arguments.k,
                                     activation=arguments.activation, lipschitz_bound=arguments.lipschitz_bound or None)
@@ -40,20 +51,9 @@ def build(arguments, run_eagerly):
     return model
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--k", type=int, default=3, help="Langevin steps per training step")
-    parser.add_argument("--chain-start", default="noise", choices=ebm.TrainingSettings.CHAIN_STARTS)
-    parser.add_argument("--activation", default="swish")
-    parser.add_argument("--lipschitz-bound", type=float, default=10.0,
-                        help="spectral normalisation bound, as notebook 03's reference run (0: plain MLP)")
-    parser.add_argument("--steps", type=int, default=100, help="timed compiled steps")
-    parser.add_argument("--eager-steps", type=int, default=20, help="timed eager steps (0: skip eager)")
-    parser.add_argument("--jit-compile", action="store_true", help="compile the step with XLA")
-    parser.add_argument("--steps-per-execution", type=int, default=1, help="training steps per compiled call")
-    parser.add_argument("--output", type=Path, default=ebm.DATA_DIR / "benchmark_train_step.json")
-    arguments = parser.parse_args()
+def one_build(arguments):
+    """Time one fresh build in this process (compiled, then eager unless --eager-steps 0)."""
+    import ebm_tutorial as ebm
 
     ebm.keras.utils.set_random_seed(0)
     images = ebm.np.random.default_rng(0).uniform(-1, 1, (4096, 28, 28)).astype("float32")
@@ -61,24 +61,79 @@ def main():
     eager = None
     if arguments.eager_steps:
         eager = milliseconds_per_step(build(arguments, True), images, arguments.batch_size, arguments.eager_steps, 2)
-    result = {
-        "ms_per_step_compiled": round(compiled, 2),
-        "ms_per_step_eager": None if eager is None else round(eager, 2),
-        "speedup_over_eager": None if eager is None else round(eager / compiled, 1),
-        "batch_size": arguments.batch_size,
-        "k": arguments.k,
-        "samples_per_s": round(1000 * arguments.batch_size / compiled, 1),
-        "chain_start": arguments.chain_start,
-        "activation": arguments.activation,
-        "lipschitz_bound": arguments.lipschitz_bound,
-        "jit_compile": arguments.jit_compile,
-        "steps_per_execution": arguments.steps_per_execution,
-        "tensorflow": ebm.tf.__version__,
-        "cpu_count": os.cpu_count(),
-        "machine": platform.machine(),
-    }
-    ebm.save_json(arguments.output, result)
-    print(json.dumps(result, indent=1))
+    return {"ms_per_step_compiled": round(compiled, 2), "ms_per_step_eager": None if eager is None else round(eager, 2),
+            "speedup_over_eager": None if eager is None else round(eager / compiled, 1),
+            "samples_per_s": round(1000 * arguments.batch_size / compiled, 1), "tensorflow": ebm.tf.__version__}
+
+
+def run_json(command):
+    """Run a command that writes a JSON file given as its last argument; return that JSON."""
+    with tempfile.TemporaryDirectory() as folder:
+        output = Path(folder) / "result.json"
+        subprocess.run([*command, str(output)], check=True, stdout=subprocess.DEVNULL)
+        return json.loads(output.read_text())
+
+
+def alternating_builds(arguments):
+    """--builds fresh processes of this tool, each followed by the PyTorch loop when --pytorch."""
+    single = [sys.executable, __file__, "--builds", "1", "--batch-size", str(arguments.batch_size), "--k", str(arguments.k),
+              "--chain-start", arguments.chain_start, "--activation", arguments.activation,
+              "--lipschitz-bound", str(arguments.lipschitz_bound), "--steps", str(arguments.steps),
+              "--eager-steps", "0", "--steps-per-execution", str(arguments.steps_per_execution),
+              *(["--jit-compile"] if arguments.jit_compile else []), "--output"]
+    torch = [sys.executable, str(TOOLS / "benchmark_pytorch_reference.py"), "--batch-size", str(arguments.batch_size),
+             "--k", str(arguments.k), "--activation", arguments.activation, "--lipschitz-bound", str(arguments.lipschitz_bound),
+             "--steps", str(arguments.steps), "--repeats", "1", "--output"]
+    ours, theirs = [], []
+    for index in range(arguments.builds):
+        ours.append(run_json(single)["ms_per_step_compiled"])
+        line = f"build {index + 1}/{arguments.builds}: ours {ours[-1]:6.1f} ms"
+        if arguments.pytorch:
+            theirs.append(run_json(torch)["ms_per_step"])
+            line += f"   PyTorch {theirs[-1]:6.1f} ms"
+        print(line, flush=True)
+    median = statistics.median(ours)
+    result = {"ms_per_step_each_build": ours, "ms_per_step_median": round(median, 2),
+              "slowest_over_median": round(max(ours) / median, 2)}
+    if theirs:
+        result |= {"pytorch_ms_per_step_each_run": theirs, "pytorch_ms_per_step_median": statistics.median(theirs),
+                   "torch_ms_over_ours": round(statistics.median(theirs) / median, 2)}
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--k", type=int, default=3, help="Langevin steps per training step")
+    parser.add_argument("--chain-start", default="noise", choices=("noise", "persistent", "data"))
+    parser.add_argument("--activation", default="swish")
+    parser.add_argument("--lipschitz-bound", type=float, default=10.0,
+                        help="spectral normalisation bound, as notebook 03's reference run (0: plain MLP)")
+    parser.add_argument("--steps", type=int, default=100, help="timed compiled steps")
+    parser.add_argument("--eager-steps", type=int, default=20, help="timed eager steps (0: skip eager)")
+    parser.add_argument("--jit-compile", action="store_true", help="compile the step with XLA")
+    parser.add_argument("--steps-per-execution", type=int, default=1, help="training steps per compiled call")
+    parser.add_argument("--builds", type=int, default=1, help="fresh builds, each in its own process")
+    parser.add_argument("--pytorch", action="store_true", help="run the PyTorch loop after every build (needs torch)")
+    parser.add_argument("--output", type=Path, default=TOOLS.parent / "data" / "benchmark_train_step.json")
+    arguments = parser.parse_args()
+
+    if arguments.builds > 1 or arguments.pytorch:
+        result = alternating_builds(arguments)
+    else:
+        result = one_build(arguments)
+    result |= {"batch_size": arguments.batch_size, "k": arguments.k, "chain_start": arguments.chain_start,
+               "activation": arguments.activation, "lipschitz_bound": arguments.lipschitz_bound,
+               "jit_compile": arguments.jit_compile, "steps_per_execution": arguments.steps_per_execution,
+               "cpu_count": os.cpu_count(), "machine": platform.machine()}
+    arguments.output.parent.mkdir(parents=True, exist_ok=True)
+    temporary = arguments.output.with_suffix(".json.partial")
+    temporary.write_text(json.dumps(result, indent=1))
+    temporary.replace(arguments.output)  # atomic, without importing TensorFlow into the parent process
+    if arguments.builds == 1 and not arguments.pytorch:
+        print(json.dumps(result, indent=1))
+    else:
+        print(json.dumps({key: result[key] for key in result if "median" in key or "over" in key}, indent=1))
 
 
 if __name__ == "__main__":

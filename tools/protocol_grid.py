@@ -113,9 +113,7 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--only", nargs="+", choices=sorted(CANDIDATES), default=sorted(CANDIDATES))
     arguments = parser.parse_args()
-    data = ebm.load_arrays(ebm.DATA_DIR / "mnist_prepared.npz", "01_data_preparation")
-    judge = ebm.load_artifact(ebm.DATA_DIR / "judge_classifier.keras", "04_evaluation_and_visualization",
-                              keras.models.load_model)
+    data, judge = ebm.load("mnist_prepared.npz"), ebm.load("judge_classifier.keras")
     tf.config.experimental.enable_op_determinism()
     retrain = os.environ.get("EBM_RETRAIN_GRID", "0") == "1"
     summary = json.loads(SUMMARY_FILE.read_text()) if SUMMARY_FILE.exists() else {"runs": {}}
