@@ -7,7 +7,9 @@ and against the same step written in PyTorch, build after build.
                                                               # 5 fresh builds, each followed by the PyTorch loop
 
 Each build is a fresh process (a new model, a new `fit`: what a student's notebook gets), timed over --steps compiled
-steps after a warm-up. With --pytorch, tools/benchmark_pytorch_reference.py runs the same step after every build, so
+steps after a warm-up: the median time between consecutive batch ends (a batch-level callback stamps them), and
+separately the whole `fit` call and the time from the last batch to `fit` returning, which in some builds holds a
+lump of 0.7-1.7 s that made whole short `fit` calls look bimodal (README, Speed). With --pytorch, tools/benchmark_pytorch_reference.py runs the same step after every build, so
 both are timed alternately in the same minutes; the summary gives every build, the medians and torch_ms / ours_ms.
 Writes data/benchmark_train_step.json (or --output). Not a test: timings depend on the machine and on what else runs,
 so nothing here asserts a speed. Never run it while a training shares the cores.
@@ -29,13 +31,19 @@ sys.path.insert(0, str(TOOLS.parent / "notebooks"))
 
 
 def milliseconds_per_step(model, images, batch_size, steps, warmup):
+    """(median ms between consecutive batch ends, ms per step of the whole `fit` call, ms from the last batch's end
+    to `fit` returning). The last can reach seconds in some builds: timing whole short `fit` calls inflates it."""
     import ebm_tutorial as ebm
 
     dataset = ebm.tf.data.Dataset.from_tensor_slices(images).repeat().batch(batch_size, drop_remainder=True)
-    model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0)  # traces and compiles the step
+    model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0, shuffle=False)  # traces and compiles the step
+    batch_ends = []
+    stamp = ebm.keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: batch_ends.append(time.perf_counter()))
     started = time.perf_counter()
-    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
-    return 1000 * (time.perf_counter() - started) / steps
+    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False, callbacks=[stamp])
+    finished = time.perf_counter()
+    median_step = 1000 * statistics.median(ebm.np.diff(batch_ends))
+    return median_step, 1000 * (finished - started) / steps, 1000 * (finished - batch_ends[-1])
 
 
 def build(arguments, run_eagerly):
@@ -57,11 +65,14 @@ def one_build(arguments):
 
     ebm.keras.utils.set_random_seed(0)
     images = ebm.np.random.default_rng(0).uniform(-1, 1, (4096, 28, 28)).astype("float32")
-    compiled = milliseconds_per_step(build(arguments, False), images, arguments.batch_size, arguments.steps, 10)
+    compiled, whole_fit, after_last_batch = milliseconds_per_step(build(arguments, False), images, arguments.batch_size,
+                                                                  arguments.steps, 10)
     eager = None
     if arguments.eager_steps:
-        eager = milliseconds_per_step(build(arguments, True), images, arguments.batch_size, arguments.eager_steps, 2)
-    return {"ms_per_step_compiled": round(compiled, 2), "ms_per_step_eager": None if eager is None else round(eager, 2),
+        eager = milliseconds_per_step(build(arguments, True), images, arguments.batch_size, arguments.eager_steps, 2)[0]
+    return {"ms_per_step_compiled": round(compiled, 2), "ms_per_step_whole_fit": round(whole_fit, 2),
+            "ms_after_last_batch": round(after_last_batch, 1),
+            "ms_per_step_eager": None if eager is None else round(eager, 2),
             "speedup_over_eager": None if eager is None else round(eager / compiled, 1),
             "samples_per_s": round(1000 * arguments.batch_size / compiled, 1), "tensorflow": ebm.tf.__version__}
 
@@ -84,17 +95,22 @@ def alternating_builds(arguments):
     torch = [sys.executable, str(TOOLS / "benchmark_pytorch_reference.py"), "--batch-size", str(arguments.batch_size),
              "--k", str(arguments.k), "--activation", arguments.activation, "--lipschitz-bound", str(arguments.lipschitz_bound),
              "--steps", str(arguments.steps), "--repeats", "1", "--output"]
-    ours, theirs = [], []
+    ours, whole_fits, lumps, theirs = [], [], [], []
     for index in range(arguments.builds):
-        ours.append(run_json(single)["ms_per_step_compiled"])
-        line = f"build {index + 1}/{arguments.builds}: ours {ours[-1]:6.1f} ms"
+        build_result = run_json(single)
+        ours.append(build_result["ms_per_step_compiled"])
+        whole_fits.append(build_result["ms_per_step_whole_fit"])
+        lumps.append(build_result["ms_after_last_batch"])
+        line = (f"build {index + 1}/{arguments.builds}: ours {ours[-1]:6.1f} ms per step (median), whole fit "
+                f"{whole_fits[-1]:6.1f} ms per step, {lumps[-1]:6.0f} ms after the last batch")
         if arguments.pytorch:
             theirs.append(run_json(torch)["ms_per_step"])
             line += f"   PyTorch {theirs[-1]:6.1f} ms"
         print(line, flush=True)
     median = statistics.median(ours)
     result = {"ms_per_step_each_build": ours, "ms_per_step_median": round(median, 2),
-              "slowest_over_median": round(max(ours) / median, 2)}
+              "slowest_over_median": round(max(ours) / median, 2), "ms_per_step_whole_fit_each_build": whole_fits,
+              "ms_after_last_batch_each_build": lumps}
     if theirs:
         result |= {"pytorch_ms_per_step_each_run": theirs, "pytorch_ms_per_step_median": statistics.median(theirs),
                    "torch_ms_over_ours": round(statistics.median(theirs) / median, 2)}
