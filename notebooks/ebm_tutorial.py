@@ -373,7 +373,10 @@ class ContrastiveEnergyNetwork(keras.Model):
 
         with tf.GradientTape() as tape:
             loss, values = self.contrastive_loss(data, negatives, training=True)
-        weights = self.energy_network.trainable_variables
+        return self.update_weights(tape, loss, values, self.energy_network.trainable_variables)
+
+    def update_weights(self, tape, loss, values, weights):
+        """One optimiser step on the loss (its gradient norm limited by the settings); track and return the values."""
         gradients = tape.gradient(loss, weights)
         values["gradient_norm"] = tf.linalg.global_norm(gradients)
         limit = self.settings.max_gradient_norm
