@@ -9,6 +9,8 @@ from conftest import NOTEBOOKS, REPOSITORY
 
 sys.path.insert(0, str(NOTEBOOKS))
 import ebm_tutorial as ebm
+import keras
+import numpy as np
 
 
 def test_a_keras_file_from_another_keras_version_is_named_as_such(tmp_path):
@@ -17,16 +19,16 @@ def test_a_keras_file_from_another_keras_version_is_named_as_such(tmp_path):
         archive.writestr("metadata.json", json.dumps({"keras_version": "9.0.0"}))
         archive.writestr("config.json", "{not a config this Keras understands")
     with pytest.raises(ebm.ArtifactError) as raised:
-        ebm.load_artifact(path, "03_contrastive_divergence_training", ebm.keras.models.load_model)
+        ebm.load_artifact(path, "03_contrastive_divergence_training", keras.models.load_model)
     message = str(raised.value)
-    assert "written by Keras 9.0.0" in message and f"this Keras {ebm.keras.__version__}" in message
+    assert "written by Keras 9.0.0" in message and f"this Keras {keras.__version__}" in message
     assert "re-run notebooks/03_contrastive_divergence_training.ipynb" in message
     assert raised.value.__cause__ is not None, "the original error must stay chained"
 
 
 def test_a_damaged_file_says_delete_and_rerun_and_keeps_its_cause(tmp_path):
     path = tmp_path / "arrays.npz"
-    ebm.np.savez(path, x=ebm.np.zeros(1000))
+    np.savez(path, x=np.zeros(1000))
     path.write_bytes(path.read_bytes()[:200])  # an interrupted copy
     with pytest.raises(ebm.ArtifactError, match=r"corrupt or incomplete \(BadZipFile\): delete it") as raised:
         ebm.load_arrays(path, "01_data_preparation")
@@ -36,9 +38,9 @@ def test_a_damaged_file_says_delete_and_rerun_and_keeps_its_cause(tmp_path):
 def test_a_keras_file_of_this_version_that_is_damaged_is_called_corrupt(tmp_path):
     path = tmp_path / "model.keras"
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("metadata.json", json.dumps({"keras_version": ebm.keras.__version__}))
+        archive.writestr("metadata.json", json.dumps({"keras_version": keras.__version__}))
     with pytest.raises(ebm.ArtifactError, match="corrupt or incomplete"):
-        ebm.load_artifact(path, "03_contrastive_divergence_training", ebm.keras.models.load_model)
+        ebm.load_artifact(path, "03_contrastive_divergence_training", keras.models.load_model)
 
 
 def readme_data_table() -> dict:
@@ -64,7 +66,7 @@ def test_readme_data_table_matches_the_registry():
 
 
 def test_load_reads_by_suffix_and_names_the_producer(tmp_path, monkeypatch):
-    monkeypatch.setattr(ebm, "DATA_DIR", tmp_path)
+    monkeypatch.setattr(ebm.artifacts, "DATA_DIR", tmp_path)  # where load() looks it up
     ebm.save_json(tmp_path / "evaluation_summary.json", {"gap": 1.5})
     assert ebm.load("evaluation_summary.json") == {"gap": 1.5}
     with pytest.raises(ebm.ArtifactError, match="run notebooks/05_what_makes_cd_k_work.ipynb first"):

@@ -1,20 +1,36 @@
-"""The importable module must be exactly what the notebooks' #@save cells say."""
+"""The importable package must be exactly what the notebooks' `#@save <module>` cells say."""
 
+import ast
 import sys
 
 from conftest import REPOSITORY
 
 sys.path.insert(0, str(REPOSITORY / "tools"))
-from saved_module import MODULE, NOTEBOOKS, build_module, saved_cells
+from saved_module import NOTEBOOKS, PACKAGE, TOPICS, build_package, saved_cells
 
 
-def test_module_matches_the_notebooks():
-    assert MODULE.read_text() == build_module(), "notebooks/ebm_tutorial.py is stale: run python tools/saved_module.py"
+def test_package_matches_the_notebooks():
+    files = build_package()
+    on_disk = {path.name: path.read_text() for path in PACKAGE.glob("*.py")}
+    assert on_disk == files, "notebooks/ebm_tutorial/ is stale: run python tools/saved_module.py"
 
 
-def test_every_core_helper_is_exported_once():
-    exported = [cell for notebook in sorted(NOTEBOOKS.glob("0*.ipynb")) for cell in saved_cells(notebook)]
-    names = [line.split("(")[0].split()[-1] for cell in exported for line in cell.splitlines() if line.startswith(("def ", "class "))]
+def test_every_helper_is_defined_once_in_the_module_of_its_topic():
+    exported = [(module, cell) for notebook in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+                for module, cell in saved_cells(notebook)]
+    assert {module for module, _ in exported} == set(TOPICS), "a module of TOPICS has no #@save cell, or the reverse"
+    names = [node.name for _, cell in exported for node in ast.parse(cell).body
+             if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
     assert len(names) == len(set(names)), f"a helper is defined twice: {sorted(names)}"
-    for required in ["load_arrays", "save_json", "build_energy_network"]:
+    for required in ["load_arrays", "save_json", "build_energy_network", "make_sampler", "judge_report"]:
         assert required in names
+
+
+def test_each_module_imports_what_it_uses_from_earlier_modules_only():
+    import ebm_tutorial
+    import ebm_tutorial.sampling
+    import ebm_tutorial.training
+
+    assert ebm_tutorial.make_sampler is ebm_tutorial.sampling.make_sampler
+    assert ebm_tutorial.training.make_sampler is ebm_tutorial.sampling.make_sampler  # imported, not copied
+    assert ebm_tutorial.load.__module__ == "ebm_tutorial.artifacts"

@@ -10,6 +10,7 @@ from conftest import NOTEBOOKS
 
 sys.path.insert(0, str(NOTEBOOKS))
 import ebm_tutorial as ebm
+import keras
 
 TINY_SETTINGS = ebm.TrainingSettings(chain_start="persistent", langevin_steps=3, buffer_size=16)
 
@@ -18,7 +19,7 @@ TINY_SETTINGS = ebm.TrainingSettings(chain_start="persistent", langevin_steps=3,
 def tiny_model():
     network = ebm.build_energy_network("swish", hidden_units=(8,))
     model = ebm.ContrastiveEnergyNetwork(network, TINY_SETTINGS)
-    model.compile(optimizer=ebm.keras.optimizers.Adam(1e-3))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.fit(np.zeros((16, 28, 28), np.float32), epochs=1, batch_size=8, verbose=0)  # builds the optimiser
     return model
 
@@ -78,7 +79,7 @@ def test_epoch_recorder_drops_rows_of_an_abandoned_run(tiny_model, tmp_path):
 def test_gradient_norm_clipping_reports_clipped_steps(max_gradient_norm, clipped):
     network = ebm.build_energy_network("swish", hidden_units=(8,))
     model = ebm.ContrastiveEnergyNetwork(network, TINY_SETTINGS.replace(max_gradient_norm=max_gradient_norm))
-    model.compile(optimizer=ebm.keras.optimizers.SGD(1.0))
+    model.compile(optimizer=keras.optimizers.SGD(1.0))
     before = [weight.numpy().copy() for weight in network.trainable_weights]
     logs = model.fit(np.random.default_rng(0).uniform(-1, 1, (16, 28, 28)).astype(np.float32), epochs=1, batch_size=8,
                      verbose=0).history

@@ -33,27 +33,30 @@ sys.path.insert(0, str(TOOLS.parent / "notebooks"))
 def milliseconds_per_step(model, images, batch_size, steps, warmup):
     """(median ms between consecutive batch ends, ms per step of the whole `fit` call, ms from the last batch's end
     to `fit` returning). The last can reach seconds in some builds: timing whole short `fit` calls inflates it."""
-    import ebm_tutorial as ebm
+    import keras
+    import numpy as np
+    import tensorflow as tf
 
-    dataset = ebm.tf.data.Dataset.from_tensor_slices(images).repeat().batch(batch_size, drop_remainder=True)
+    dataset = tf.data.Dataset.from_tensor_slices(images).repeat().batch(batch_size, drop_remainder=True)
     model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0, shuffle=False)  # traces and compiles the step
     batch_ends = []
-    stamp = ebm.keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: batch_ends.append(time.perf_counter()))
+    stamp = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: batch_ends.append(time.perf_counter()))
     started = time.perf_counter()
     model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False, callbacks=[stamp])
     finished = time.perf_counter()
-    median_step = 1000 * statistics.median(ebm.np.diff(batch_ends))
+    median_step = 1000 * statistics.median(np.diff(batch_ends))
     return median_step, 1000 * (finished - started) / steps, 1000 * (finished - batch_ends[-1])
 
 
 def build(arguments, run_eagerly):
     import ebm_tutorial as ebm
+    import keras
 
     network = ebm.build_energy_network(arguments.activation, lipschitz_bound=arguments.lipschitz_bound or None)
     settings = ebm.TrainingSettings(chain_start=arguments.chain_start, langevin_steps=arguments.k,
                                     activation=arguments.activation, lipschitz_bound=arguments.lipschitz_bound or None)
     model = ebm.ContrastiveEnergyNetwork(network, settings)
-    model.compile(optimizer=ebm.keras.optimizers.Adam(1e-4), run_eagerly=run_eagerly,
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), run_eagerly=run_eagerly,
                   jit_compile=arguments.jit_compile and not run_eagerly,
                   steps_per_execution=1 if run_eagerly else arguments.steps_per_execution)
     return model
@@ -61,10 +64,13 @@ def build(arguments, run_eagerly):
 
 def one_build(arguments):
     """Time one fresh build in this process (compiled, then eager unless --eager-steps 0)."""
-    import ebm_tutorial as ebm
+    import ebm_tutorial  # noqa: F401 (first: it imports TensorFlow with its start-up logs silenced)
+    import keras
+    import numpy as np
+    import tensorflow as tf
 
-    ebm.keras.utils.set_random_seed(0)
-    images = ebm.np.random.default_rng(0).uniform(-1, 1, (4096, 28, 28)).astype("float32")
+    keras.utils.set_random_seed(0)
+    images = np.random.default_rng(0).uniform(-1, 1, (4096, 28, 28)).astype("float32")
     compiled, whole_fit, after_last_batch = milliseconds_per_step(build(arguments, False), images, arguments.batch_size,
                                                                   arguments.steps, 10)
     eager = None
@@ -74,7 +80,7 @@ def one_build(arguments):
             "ms_after_last_batch": round(after_last_batch, 1),
             "ms_per_step_eager": None if eager is None else round(eager, 2),
             "speedup_over_eager": None if eager is None else round(eager / compiled, 1),
-            "samples_per_s": round(1000 * arguments.batch_size / compiled, 1), "tensorflow": ebm.tf.__version__}
+            "samples_per_s": round(1000 * arguments.batch_size / compiled, 1), "tensorflow": tf.__version__}
 
 
 def run_json(command):
