@@ -8,8 +8,11 @@ and against the same step written in PyTorch, build after build.
 
 Each build is a fresh process (a new model, a new `fit`: what a student's notebook gets), timed over --steps compiled
 steps after a warm-up: the median time between consecutive batch ends (a batch-level callback stamps them), and
-separately the whole `fit` call and the time from the last batch to `fit` returning, which in some builds holds a
-lump of 0.7-1.7 s that made whole short `fit` calls look bimodal (README, Speed). With --pytorch, tools/benchmark_pytorch_reference.py runs the same step after every build, so
+separately the whole `fit` call and the time from the last batch to `fit` returning. That last one held a lump of
+0.7-2.2 s, which made whole short `fit` calls look bimodal: the shutdown of tf.data's autotuning thread when `fit`
+drops its iterator; the series' pipelines switch autotuning off (`ebm_tutorial.training.steady`), and so does this
+benchmark unless --tfdata-autotune (README, Speed). With --pytorch, tools/benchmark_pytorch_reference.py runs the same
+step after every build, so
 both are timed alternately in the same minutes; the summary gives every build, the medians and torch_ms / ours_ms.
 Writes data/benchmark_train_step.json (or --output). Not a test: timings depend on the machine and on what else runs,
 so nothing here asserts a speed. Never run it while a training shares the cores.
@@ -30,14 +33,16 @@ TOOLS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS.parent / "notebooks"))
 
 
-def milliseconds_per_step(model, images, batch_size, steps, warmup):
+def milliseconds_per_step(model, images, batch_size, steps, warmup, autotune=False):
     """(median ms between consecutive batch ends, ms per step of the whole `fit` call, ms from the last batch's end
     to `fit` returning). The last can reach seconds in some builds: timing whole short `fit` calls inflates it."""
     import keras
     import numpy as np
     import tensorflow as tf
+    from ebm_tutorial.training import steady
 
     dataset = tf.data.Dataset.from_tensor_slices(images).repeat().batch(batch_size, drop_remainder=True)
+    dataset = dataset if autotune else steady(dataset)  # the series' pipelines switch tf.data's autotuning off
     model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0, shuffle=False)  # traces and compiles the step
     batch_ends = []
     stamp = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: batch_ends.append(time.perf_counter()))
@@ -72,7 +77,7 @@ def one_build(arguments):
     keras.utils.set_random_seed(0)
     images = np.random.default_rng(0).uniform(-1, 1, (4096, 28, 28)).astype("float32")
     compiled, whole_fit, after_last_batch = milliseconds_per_step(build(arguments, False), images, arguments.batch_size,
-                                                                  arguments.steps, 10)
+                                                                  arguments.steps, 10, arguments.tfdata_autotune)
     eager = None
     if arguments.eager_steps:
         eager = milliseconds_per_step(build(arguments, True), images, arguments.batch_size, arguments.eager_steps, 2)[0]
@@ -97,6 +102,7 @@ def alternating_builds(arguments):
               "--chain-start", arguments.chain_start, "--activation", arguments.activation,
               "--lipschitz-bound", str(arguments.lipschitz_bound), "--steps", str(arguments.steps),
               "--eager-steps", "0", "--steps-per-execution", str(arguments.steps_per_execution),
+              *(["--tfdata-autotune"] if arguments.tfdata_autotune else []),
               *(["--jit-compile"] if arguments.jit_compile else []), "--output"]
     torch = [sys.executable, str(TOOLS / "benchmark_pytorch_reference.py"), "--batch-size", str(arguments.batch_size),
              "--k", str(arguments.k), "--activation", arguments.activation, "--lipschitz-bound", str(arguments.lipschitz_bound),
@@ -136,6 +142,8 @@ def main():
     parser.add_argument("--jit-compile", action="store_true", help="compile the step with XLA")
     parser.add_argument("--steps-per-execution", type=int, default=1, help="training steps per compiled call")
     parser.add_argument("--builds", type=int, default=1, help="fresh builds, each in its own process")
+    parser.add_argument("--tfdata-autotune", action="store_true",
+                        help="leave tf.data's autotuning on (its shutdown adds ~2 s after the last batch of fit)")
     parser.add_argument("--pytorch", action="store_true", help="run the PyTorch loop after every build (needs torch)")
     parser.add_argument("--output", type=Path, default=TOOLS.parent / "data" / "benchmark_train_step.json")
     arguments = parser.parse_args()

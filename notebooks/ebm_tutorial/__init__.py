@@ -65,6 +65,7 @@ from ebm_tutorial.training import (
     generate_from_noise,
     image_grid,
     plot_training_history,
+    steady,
     training_data,
     validation_data,
 )
@@ -116,6 +117,7 @@ __all__ = [
     "save_json",
     "saved_keras_version",
     "shown",
+    "steady",
     "training_data",
     "uniform_noise_images",
     "validation_data",
