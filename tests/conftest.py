@@ -30,10 +30,12 @@ def pytest_unconfigure(config):
         shutil.rmtree(SESSION_OUTPUT, ignore_errors=True)
 
 
-def execute_notebook(name: str, output_dir: Path, allow_errors=False, **environment) -> nbformat.NotebookNode:
+def execute_notebook(name: str, output_dir: Path, allow_errors=False, stop_at_error=False,
+                     **environment) -> nbformat.NotebookNode:
     """Run notebooks/<name>.ipynb in quick mode with artifacts under output_dir.
 
-    Raises CellExecutionError at the first failing cell, unless allow_errors (then every cell runs).
+    Raises CellExecutionError at the first failing cell, unless allow_errors (then every cell runs) or stop_at_error
+    (then it stops there and returns the notebook, the error in that cell's outputs).
     """
     notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     saved = dict(os.environ)
@@ -42,6 +44,9 @@ def execute_notebook(name: str, output_dir: Path, allow_errors=False, **environm
         client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3", allow_errors=allow_errors,
                                          resources={"metadata": {"path": str(NOTEBOOKS)}})
         client.execute()
+    except nbclient.exceptions.CellExecutionError:
+        if not stop_at_error:
+            raise
     finally:
         os.environ.clear()
         os.environ.update(saved)
