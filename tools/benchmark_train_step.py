@@ -33,9 +33,10 @@ TOOLS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS.parent / "notebooks"))
 
 
-def milliseconds_per_step(model, images, batch_size, steps, warmup, autotune=False):
+def milliseconds_per_step(model, images, batch_size, steps, warmup, autotune=False, steps_per_execution=1):
     """(median ms between consecutive batch ends, ms per step of the whole `fit` call, ms from the last batch's end
-    to `fit` returning). The last can reach seconds in some builds: timing whole short `fit` calls inflates it."""
+    to `fit` returning). The last can reach seconds in some builds: timing whole short `fit` calls inflates it.
+    With steps_per_execution > 1, Keras calls batch-end callbacks once per execution: the median is divided by it."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -49,7 +50,7 @@ def milliseconds_per_step(model, images, batch_size, steps, warmup, autotune=Fal
     started = time.perf_counter()
     model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False, callbacks=[stamp])
     finished = time.perf_counter()
-    median_step = 1000 * statistics.median(np.diff(batch_ends))
+    median_step = 1000 * statistics.median(np.diff(batch_ends)) / steps_per_execution
     return median_step, 1000 * (finished - started) / steps, 1000 * (finished - batch_ends[-1])
 
 
@@ -77,7 +78,8 @@ def one_build(arguments):
     keras.utils.set_random_seed(0)
     images = np.random.default_rng(0).uniform(-1, 1, (4096, 28, 28)).astype("float32")
     compiled, whole_fit, after_last_batch = milliseconds_per_step(build(arguments, False), images, arguments.batch_size,
-                                                                  arguments.steps, 10, arguments.tfdata_autotune)
+                                                                  arguments.steps, 10, arguments.tfdata_autotune,
+                                                                  arguments.steps_per_execution)
     eager = None
     if arguments.eager_steps:
         eager = milliseconds_per_step(build(arguments, True), images, arguments.batch_size, arguments.eager_steps, 2)[0]
@@ -140,7 +142,9 @@ def main():
     parser.add_argument("--steps", type=int, default=100, help="timed compiled steps")
     parser.add_argument("--eager-steps", type=int, default=20, help="timed eager steps (0: skip eager)")
     parser.add_argument("--jit-compile", action="store_true", help="compile the step with XLA")
-    parser.add_argument("--steps-per-execution", type=int, default=1, help="training steps per compiled call")
+    parser.add_argument("--steps-per-execution", type=int, default=1,
+                        help="training steps per compiled call (--steps and the warm-up of 10 steps are rounded up to "
+                             "whole calls by Keras)")
     parser.add_argument("--builds", type=int, default=1, help="fresh builds, each in its own process")
     parser.add_argument("--tfdata-autotune", action="store_true",
                         help="leave tf.data's autotuning on (its shutdown adds ~2 s after the last batch of fit)")
