@@ -125,7 +125,7 @@ ARTIFACTS = {
     "boltzmann_bars_and_stripes.npz": "09_boltzmann_machines",
     "rbm_parameters.npz": "10_restricted_boltzmann_machines",
     "rbm_summary.json": "10_restricted_boltzmann_machines",
-    "rbm_cd1_long/*": "10_restricted_boltzmann_machines",
+    "rbm_long_runs/*": "10_restricted_boltzmann_machines",
     "score_network_trained.keras": "11_score_matching",
     "score_samples.npz": "11_score_matching",
     "score_matching_summary.json": "11_score_matching",
