@@ -54,6 +54,49 @@ def milliseconds_per_step(model, images, batch_size, steps, warmup, autotune=Fal
     return median_step, 1000 * (finished - started) / steps, 1000 * (finished - batch_ends[-1])
 
 
+def xla_langevin_loop(network, sampler, steps):
+    """The sampler's `steps` updates (ebm_tutorial.sampling.langevin_step) compiled by XLA as one unrolled loop, the
+    noise given: loop(x, noise) with noise of shape (steps, *x.shape), already scaled by sampler.noise_scale."""
+    import tensorflow as tf
+
+    @tf.function(jit_compile=True)
+    def loop(x, noise):
+        for step in range(steps):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                energy = network(x, training=False)
+            gradient = tape.gradient(energy, x)
+            if sampler.gradient_clip is not None:
+                gradient = tf.clip_by_value(gradient, -sampler.gradient_clip, sampler.gradient_clip)
+            x = tf.clip_by_value(x - 0.5 * sampler.step_size * gradient + noise[step], -1.0, 1.0)
+        return x
+
+    return loop
+
+
+def xla_langevin_model(ebm, network, settings):
+    """The trainer with its Langevin loop compiled by XLA and the noise of all k steps drawn before it, in one call
+    (XLA's own random-number kernels are slow on CPU: README, Speed). Another random stream than the trainer's: the
+    same seed gives other chains, so this is a measurement, not the series' trainer."""
+    import keras
+    import tensorflow as tf
+
+    loop = xla_langevin_loop(network, settings.sampler, settings.langevin_steps)
+
+    class XlaLangevin(ebm.ContrastiveEnergyNetwork):
+        def train_step(self, data):
+            start, _ = self.chain_starting_points(data)  # chains from noise only (checked in main)
+            noise = settings.sampler.noise_scale * keras.random.normal((settings.langevin_steps, *start.shape),
+                                                                       seed=self.seed_generator)
+            negatives = tf.stop_gradient(loop(start, noise))
+            self.latest_negatives.assign(negatives[:8])
+            with tf.GradientTape() as tape:
+                loss, values = self.contrastive_loss(data, negatives, training=True)
+            return self.update_weights(tape, loss, values, self.energy_network.trainable_variables)
+
+    return XlaLangevin(network, settings)
+
+
 def build(arguments, run_eagerly):
     import ebm_tutorial as ebm
     import keras
@@ -61,7 +104,10 @@ def build(arguments, run_eagerly):
     network = ebm.build_energy_network(arguments.activation, lipschitz_bound=arguments.lipschitz_bound or None)
     settings = ebm.TrainingSettings(chain_start=arguments.chain_start, langevin_steps=arguments.k,
                                     activation=arguments.activation, lipschitz_bound=arguments.lipschitz_bound or None)
-    model = ebm.ContrastiveEnergyNetwork(network, settings)
+    if arguments.xla_langevin:
+        model = xla_langevin_model(ebm, network, settings)
+    else:
+        model = ebm.ContrastiveEnergyNetwork(network, settings)
     model.compile(optimizer=keras.optimizers.Adam(1e-4), run_eagerly=run_eagerly,
                   jit_compile=arguments.jit_compile and not run_eagerly,
                   steps_per_execution=1 if run_eagerly else arguments.steps_per_execution)
@@ -105,7 +151,8 @@ def alternating_builds(arguments):
               "--lipschitz-bound", str(arguments.lipschitz_bound), "--steps", str(arguments.steps),
               "--eager-steps", "0", "--steps-per-execution", str(arguments.steps_per_execution),
               *(["--tfdata-autotune"] if arguments.tfdata_autotune else []),
-              *(["--jit-compile"] if arguments.jit_compile else []), "--output"]
+              *(["--jit-compile"] if arguments.jit_compile else []),
+              *(["--xla-langevin"] if arguments.xla_langevin else []), "--output"]
     torch = [sys.executable, str(TOOLS / "benchmark_pytorch_reference.py"), "--batch-size", str(arguments.batch_size),
              "--k", str(arguments.k), "--activation", arguments.activation, "--lipschitz-bound", str(arguments.lipschitz_bound),
              "--steps", str(arguments.steps), "--repeats", "1", "--output"]
@@ -142,6 +189,8 @@ def main():
     parser.add_argument("--steps", type=int, default=100, help="timed compiled steps")
     parser.add_argument("--eager-steps", type=int, default=20, help="timed eager steps (0: skip eager)")
     parser.add_argument("--jit-compile", action="store_true", help="compile the step with XLA")
+    parser.add_argument("--xla-langevin", action="store_true",
+                        help="the Langevin loop compiled by XLA, its noise drawn before it (chains from noise only)")
     parser.add_argument("--steps-per-execution", type=int, default=1,
                         help="training steps per compiled call (--steps and the warm-up of 10 steps are rounded up to "
                              "whole calls by Keras)")
@@ -151,6 +200,8 @@ def main():
     parser.add_argument("--pytorch", action="store_true", help="run the PyTorch loop after every build (needs torch)")
     parser.add_argument("--output", type=Path, default=TOOLS.parent / "data" / "benchmark_train_step.json")
     arguments = parser.parse_args()
+    if arguments.xla_langevin and arguments.chain_start != "noise":
+        parser.error("--xla-langevin measures chains from noise only (--chain-start noise)")
 
     if arguments.builds > 1 or arguments.pytorch:
         result = alternating_builds(arguments)
@@ -158,7 +209,7 @@ def main():
         result = one_build(arguments)
     result |= {"batch_size": arguments.batch_size, "k": arguments.k, "chain_start": arguments.chain_start,
                "activation": arguments.activation, "lipschitz_bound": arguments.lipschitz_bound,
-               "jit_compile": arguments.jit_compile, "steps_per_execution": arguments.steps_per_execution,
+               "jit_compile": arguments.jit_compile, "xla_langevin": arguments.xla_langevin, "steps_per_execution": arguments.steps_per_execution,
                "cpu_count": os.cpu_count(), "machine": platform.machine()}
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     temporary = arguments.output.with_suffix(".json.partial")

@@ -141,6 +141,7 @@ ARTIFACTS = {
     "protocol_grid_summary.json": "tools/protocol_grid.py",
     "benchmark_train_step.json": "tools/benchmark_train_step.py",
     "benchmark_pytorch_reference.json": "tools/benchmark_pytorch_reference.py",
+    "rbm_reference_torch.json": "tools/rbm_reference_torch.py",
 }
 
 
