@@ -5,6 +5,8 @@ and against the same step written in PyTorch, build after build.
     python tools/benchmark_train_step.py --lipschitz-bound 0  # the plain MLP (no spectral normalisation)
     python tools/benchmark_train_step.py --lipschitz-bound 0 --activation relu --builds 5 --pytorch
                                                               # 5 fresh builds, each followed by the PyTorch loop
+    python tools/benchmark_train_step.py --lipschitz-bound 0 --activation relu --builds 5 --pytorch --xla-langevin
+                                                              # the same with the Langevin loop compiled by XLA
 
 Each build is a fresh process (a new model, a new `fit`: what a student's notebook gets), timed over --steps compiled
 steps after a warm-up: the median time between consecutive batch ends (a batch-level callback stamps them), and
@@ -202,6 +204,8 @@ def main():
     arguments = parser.parse_args()
     if arguments.xla_langevin and arguments.chain_start != "noise":
         parser.error("--xla-langevin measures chains from noise only (--chain-start noise)")
+    if arguments.xla_langevin:
+        arguments.eager_steps = 0  # its loop stays compiled by XLA under run_eagerly: no eager number to report
 
     if arguments.builds > 1 or arguments.pytorch:
         result = alternating_builds(arguments)
@@ -209,7 +213,8 @@ def main():
         result = one_build(arguments)
     result |= {"batch_size": arguments.batch_size, "k": arguments.k, "chain_start": arguments.chain_start,
                "activation": arguments.activation, "lipschitz_bound": arguments.lipschitz_bound,
-               "jit_compile": arguments.jit_compile, "xla_langevin": arguments.xla_langevin, "steps_per_execution": arguments.steps_per_execution,
+               "jit_compile": arguments.jit_compile, "xla_langevin": arguments.xla_langevin,
+               "steps_per_execution": arguments.steps_per_execution,
                "cpu_count": os.cpu_count(), "machine": platform.machine()}
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     temporary = arguments.output.with_suffix(".json.partial")

@@ -1,8 +1,9 @@
 """The re-implementation behind notebook 10's appendix: the same RBMs, data and AIS in PyTorch, run long on a GPU.
 
-    pip install torch --index-url https://download.pytorch.org/whl/cpu   # optional, not in requirements.txt
-    python tools/rbm_reference_torch.py --quick       # every part at toy sizes: about 8 min on 2 CPU cores
-    python tools/rbm_reference_torch.py               # the appendix's tables: 8.6 min on one NVIDIA H200
+    pip install torch                                 # optional, not in requirements.txt (a CUDA build for a GPU)
+    python tools/rbm_reference_torch.py --quick       # every part at toy sizes (8.4 min on 2 CPU cores shared with
+                                                      # a training; the AIS loop of Python steps dominates)
+    python tools/rbm_reference_torch.py               # the appendix's tables on a GPU
     python tools/rbm_reference_torch.py --reestimate data/rbm_parameters.npz   # also re-estimate notebook 10's RBMs
 
 Reads data/mnist_prepared.npz (notebook 01) and binarises it exactly as notebook 10 does (numpy default_rng(0):
@@ -15,9 +16,11 @@ estimates log Z by AIS in float64 with Salakhutdinov & Murray's schedule (14,500
 3. Six CD-1 variants trained 400 epochs: the learning rate, weight decay, negatives as probabilities, momentum.
 4. CD-1 at other rates and initialisations (150 epochs), CD-3 at two rates, PCD at two decaying rates (100 epochs).
 
-Writes data/rbm_reference_torch.json (or --output). GPU kernels are not bitwise deterministic: a re-run agrees with
-the appendix to within the AIS noise it prints, not to the last digit. On a 2-core CPU the full run takes days. Not a
-test.
+Writes data/rbm_reference_torch.json (or --output). The appendix's numbers come from the two probe scripts this file
+merges, with the same stacks, seeds and variants, run on one NVIDIA H200: 8.6 min together, about 7.5 min of it
+without the re-estimation (parts 1, 3 and 4). GPU kernels are not bitwise deterministic: a re-run agrees with the
+appendix to within the AIS noise it prints, not to the last digit. On a 2-core CPU the full run would take about a
+day (estimated from notebook 10's epoch times, not run). Not a test.
 """
 
 import argparse
@@ -31,8 +34,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 AIS_SCHEDULE = ((0.5, 1e-3), (0.9, 1e-4), (1.0, 1e-5))  # notebook 10's AIS_STEP_SIZES
-NOTEBOOK_10 = {"lr": 0.05, "momentum0": 0.9, "momentum": 0.9, "momentum_after": 0, "wd_decoupled": 2e-4, "wd_l2": 0.0,
-               "negatives": "sample", "decay_epochs": None}  # SGD as notebook 10 (its rate then was 0.05)
+SGD_AT_0_05 = {"lr": 0.05, "momentum0": 0.9, "momentum": 0.9, "momentum_after": 0, "wd_decoupled": 2e-4, "wd_l2": 0.0,
+               "negatives": "sample", "decay_epochs": None}  # notebook 10's SGD at run 3's rate
 
 
 def log(*parts):
@@ -100,7 +103,8 @@ class Reference:
     def mean_log_likelihood(self, kernel, visible_bias, hidden_bias, images, log_z):
         kernel, visible_bias, hidden_bias, images = (x.double() for x in (kernel, visible_bias, hidden_bias, images))
         free_energy = (-(images @ visible_bias.T).T
-                       - self.torch.nn.functional.softplus(images.unsqueeze(0) @ kernel + hidden_bias.unsqueeze(1)).sum(-1))
+                       - self.torch.nn.functional.softplus(images.unsqueeze(0) @ kernel
+                                                           + hidden_bias.unsqueeze(1)).sum(-1))
         return -free_energy.mean(1).cpu().numpy() - log_z
 
     def exact_log_z(self, kernel, visible_bias, hidden_bias):
@@ -130,7 +134,8 @@ class Reference:
             return torch.tensor([float(config[key]) for config in configs], device=device)
 
         rate, decoupled_decay, l2_decay = column("lr"), column("wd_decoupled"), column("wd_l2")
-        probabilities_as_negatives = torch.tensor([c["negatives"] == "prob" for c in configs], device=device).view(-1, 1, 1)
+        probabilities_as_negatives = torch.tensor([c["negatives"] == "prob" for c in configs],
+                                                  device=device).view(-1, 1, 1)
         chains = train[torch.randperm(len(train), generator=generator, device=device)[:batch]].unsqueeze(0).repeat(
             count, 1, 1)
         updates_per_epoch, saved, started = len(train) // batch, {}, time.perf_counter()
@@ -159,7 +164,8 @@ class Reference:
                         h = bernoulli(hidden_negatives)
                 if persistent:
                     chains = visible_sample
-                gradients = (-(data.T.unsqueeze(0) @ hidden_data - negatives.transpose(1, 2) @ hidden_negatives) / batch,
+                gradients = (-(data.T.unsqueeze(0) @ hidden_data
+                               - negatives.transpose(1, 2) @ hidden_negatives) / batch,
                              -(data.mean(0).unsqueeze(0) - negatives.mean(1)),
                              -(hidden_data.mean(1) - hidden_negatives.mean(1)))  # of mean F(data) - mean F(negatives)
                 kernel -= (learning_rate * decoupled_decay).view(-1, 1, 1) * kernel
@@ -204,6 +210,8 @@ def main():
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "mnist_prepared.npz")
     parser.add_argument("--output", type=Path, default=ROOT / "data" / "rbm_reference_torch.json")
     arguments = parser.parse_args()
+    if arguments.reestimate and not arguments.reestimate.exists():
+        sys.exit(f"{arguments.reestimate} is missing: run notebooks/10_restricted_boltzmann_machines.ipynb first.")
     try:
         import torch
     except ImportError:
@@ -218,12 +226,16 @@ def main():
     hidden = 64 if quick else 500
     output, started = {"device": device, "torch": torch.__version__, "quick": quick}, time.perf_counter()
 
-    def save():
+    def save():  # after every part, atomically: an interrupted run keeps what it measured
         output["seconds"] = time.perf_counter() - started
-        arguments.output.write_text(json.dumps(output, indent=1))
+        arguments.output.parent.mkdir(parents=True, exist_ok=True)
+        partial = arguments.output.with_suffix(".json.partial")
+        partial.write_text(json.dumps(output, indent=1))
+        partial.replace(arguments.output)
 
-    log("== 1. AIS against the exact log Z of a 20-hidden RBM trained by CD-1 for 10 epochs")
-    small = reference.train_stack([NOTEBOOK_10], 10 if quick else 20, 2 if quick else 10, {2 if quick else 10}, seed=0)
+    small_hidden, small_epochs = (10, 2) if quick else (20, 10)
+    log(f"== 1. AIS against the exact log Z of a {small_hidden}-hidden RBM trained by CD-1 for {small_epochs} epochs")
+    small = reference.train_stack([SGD_AT_0_05], small_hidden, small_epochs, {small_epochs}, seed=0)
     small_weights = next(iter(small.values()))
     exact = reference.exact_log_z(*(weight[0] for weight in small_weights))
     output["small"] = {"exact_log_z": exact, "ais": reference.evaluate("small", small_weights, ["small"], betas, runs,
@@ -234,7 +246,7 @@ def main():
     if arguments.reestimate:
         log(f"== 2. the RBMs of {arguments.reestimate}")
         parameters = np.load(arguments.reestimate)
-        names = sorted({key.rsplit("_", 2)[0] for key in parameters if key.endswith("_kernel")})
+        names = sorted(key.removesuffix("_kernel") for key in parameters if key.endswith("_kernel"))
         weights = tuple(torch.stack([torch.tensor(parameters[f"{name}_{part}"], device=device) for name in names])
                         for part in ("kernel", "visible_bias", "hidden_bias"))
         output["reestimated"] = {"file": str(arguments.reestimate), "14500": reference.evaluate(
@@ -247,13 +259,13 @@ def main():
     variant_epochs = 4 if quick else 400
     log(f"== 3. CD-1 variants, {hidden} hidden units, {variant_epochs} epochs")
     variants = {
-        "rate 0.05 (notebook's then)": NOTEBOOK_10,
-        "rate 0.05, probabilities": {**NOTEBOOK_10, "negatives": "prob"},
-        "rate 0.01": {**NOTEBOOK_10, "lr": 0.01},
+        "rate 0.05 (notebook's then)": SGD_AT_0_05,
+        "rate 0.05, probabilities": {**SGD_AT_0_05, "negatives": "prob"},
+        "rate 0.01": {**SGD_AT_0_05, "lr": 0.01},
         "rate 0.1, momentum .5/.9, L2": {"lr": 0.1, "momentum0": 0.5, "momentum": 0.9, "momentum_after": 5,
                                          "wd_decoupled": 0.0, "wd_l2": 2e-4, "negatives": "prob", "decay_epochs": None},
-        "rate 0.05 decaying to 0": {**NOTEBOOK_10, "decay_epochs": variant_epochs},
-        "rate 0.05, no weight decay": {**NOTEBOOK_10, "wd_decoupled": 0.0},
+        "rate 0.05 decaying to 0": {**SGD_AT_0_05, "decay_epochs": variant_epochs},
+        "rate 0.05, no weight decay": {**SGD_AT_0_05, "wd_decoupled": 0.0},
     }
     checkpoints = {2, 4} if quick else {15, 25, 50, 100, 150, 200, 300, 400}
     saved = reference.train_stack(list(variants.values()), hidden, variant_epochs, checkpoints, seed=0)
@@ -265,13 +277,14 @@ def main():
     decay_epochs = 3 if quick else 100
     stacks = [  # name, seed, Gibbs steps, persistent, epochs, checkpoints, variants
         ("CD-1", 1, 1, False, 3 if quick else 150, {1, 3} if quick else {50, 100, 150}, {
-            "CD-1 rate 0.01, init A": {**NOTEBOOK_10, "lr": 0.01}, "CD-1 rate 0.01, init B": {**NOTEBOOK_10, "lr": 0.01},
-            "CD-1 rate 0.005": {**NOTEBOOK_10, "lr": 0.005}, "CD-1 rate 0.02": {**NOTEBOOK_10, "lr": 0.02}}),
+            "CD-1 rate 0.01, init A": {**SGD_AT_0_05, "lr": 0.01},
+            "CD-1 rate 0.01, init B": {**SGD_AT_0_05, "lr": 0.01},
+            "CD-1 rate 0.005": {**SGD_AT_0_05, "lr": 0.005}, "CD-1 rate 0.02": {**SGD_AT_0_05, "lr": 0.02}}),
         ("CD-3", 4, 3, False, 3 if quick else 100, {1, 3} if quick else {10, 50, 100}, {
-            "CD-3 rate 0.05": NOTEBOOK_10, "CD-3 rate 0.01": {**NOTEBOOK_10, "lr": 0.01}}),
+            "CD-3 rate 0.05": SGD_AT_0_05, "CD-3 rate 0.01": {**SGD_AT_0_05, "lr": 0.01}}),
         ("PCD", 7, 1, True, 3 if quick else 100, {1, 3} if quick else {20, 50, 100}, {
-            "PCD rate 0.01 -> 0": {**NOTEBOOK_10, "lr": 0.01, "decay_epochs": decay_epochs},
-            "PCD rate 0.003 -> 0": {**NOTEBOOK_10, "lr": 0.003, "decay_epochs": decay_epochs}}),
+            "PCD rate 0.01 -> 0": {**SGD_AT_0_05, "lr": 0.01, "decay_epochs": decay_epochs},
+            "PCD rate 0.003 -> 0": {**SGD_AT_0_05, "lr": 0.003, "decay_epochs": decay_epochs}}),
     ]
     output["stacks"] = {}
     for name, seed, gibbs_steps, persistent, epochs, checkpoints, stack in stacks:
