@@ -6,6 +6,7 @@ subsets (EBM_QUICK=1) and write data/ and figures/ under a temporary EBM_OUTPUT_
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPOSITORY / "notebooks"
+sys.path.insert(0, str(NOTEBOOKS))  # the package ebm_tutorial, for every test file
 
 os.environ["EBM_QUICK"] = "1"
 # EBM_TEST_OUTPUT_DIR: a kept folder that already holds quick-mode artifacts of earlier notebooks, so that one

@@ -1,16 +1,13 @@
 """Artifact loading: one-line messages that say what to do, with the cause kept for scripts (seconds)."""
 
 import json
-import sys
 import zipfile
 
-import pytest
-from conftest import NOTEBOOKS, REPOSITORY
-
-sys.path.insert(0, str(NOTEBOOKS))
 import ebm_tutorial as ebm
 import keras
 import numpy as np
+import pytest
+from conftest import REPOSITORY
 
 
 def test_a_keras_file_from_another_keras_version_is_named_as_such(tmp_path):

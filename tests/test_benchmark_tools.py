@@ -4,9 +4,8 @@ update: given the noise the sampler draws, it ends where the sampler's steps end
 import sys
 
 import numpy as np
-from conftest import NOTEBOOKS, REPOSITORY
+from conftest import REPOSITORY
 
-sys.path.insert(0, str(NOTEBOOKS))
 sys.path.insert(0, str(REPOSITORY / "tools"))
 import benchmark_train_step
 import ebm_tutorial as ebm

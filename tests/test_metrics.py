@@ -1,13 +1,8 @@
 """The evaluation metrics of notebook 04 on inputs with known answers (seconds)."""
 
-import sys
-
+import ebm_tutorial as ebm
 import numpy as np
 import pytest
-from conftest import NOTEBOOKS
-
-sys.path.insert(0, str(NOTEBOOKS))
-import ebm_tutorial as ebm
 
 
 def test_frechet_distance_of_a_set_with_itself_and_with_a_shifted_copy():

@@ -1,15 +1,11 @@
 """The Langevin sampler and the CD model's chain starts, on energies and settings with known answers (seconds)."""
 
 import json
-import sys
 
-import numpy as np
-import pytest
-from conftest import NOTEBOOKS
-
-sys.path.insert(0, str(NOTEBOOKS))
 import ebm_tutorial as ebm
 import keras
+import numpy as np
+import pytest
 import tensorflow as tf
 
 

@@ -6,7 +6,6 @@ import sys
 from conftest import REPOSITORY
 
 sys.path.insert(0, str(REPOSITORY / "tools"))
-sys.path.insert(0, str(REPOSITORY / "notebooks"))  # the package, also when this file runs alone
 from saved_module import NOTEBOOKS, PACKAGE, TOPICS, build_package, saved_cells
 
 

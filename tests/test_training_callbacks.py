@@ -2,15 +2,11 @@
 
 import json
 import math
-import sys
 
-import numpy as np
-import pytest
-from conftest import NOTEBOOKS
-
-sys.path.insert(0, str(NOTEBOOKS))
 import ebm_tutorial as ebm
 import keras
+import numpy as np
+import pytest
 
 TINY_SETTINGS = ebm.TrainingSettings(chain_start="persistent", langevin_steps=3, buffer_size=16)
 
