@@ -20,9 +20,9 @@ sys.path.insert(0, str(NOTEBOOKS))  # the package ebm_tutorial, for every test f
 
 os.environ["EBM_QUICK"] = "1"
 # EBM_TEST_OUTPUT_DIR: a kept folder that already holds quick-mode artifacts of earlier notebooks, so that one
-# notebook can be checked alone (`EBM_TEST_OUTPUT_DIR=/tmp/q pytest -p tests.conftest --nbval notebooks/10_….ipynb`:
-# pytest reads this file by itself only when it collects tests/, so without -p the notebook runs in full mode on the
-# repository's data/); never deleted.
+# notebook can be checked alone (from the repository root, `EBM_TEST_OUTPUT_DIR=/tmp/q python -m pytest -p tests.conftest
+# --nbval notebooks/10_….ipynb`: pytest loads this file by itself only when tests/ is among the paths on the command
+# line, so without -p the notebook runs in full mode on the repository's data/); never deleted.
 KEPT_OUTPUT = os.environ.get("EBM_TEST_OUTPUT_DIR")
 SESSION_OUTPUT = Path(KEPT_OUTPUT) if KEPT_OUTPUT else Path(tempfile.mkdtemp(prefix="ebm-tests-"))
 os.environ["EBM_OUTPUT_DIR"] = str(SESSION_OUTPUT)
