@@ -1,7 +1,8 @@
 """Test settings: quick mode, and every artifact in a temporary folder.
 
 Loaded before any notebook kernel starts, so the nbval kernels inherit these variables: the notebooks run on small
-subsets (EBM_QUICK=1) and write data/ and figures/ under a temporary EBM_OUTPUT_DIR, never into the repository.
+subsets (EBM_QUICK=1), write data/ and figures/ under a temporary EBM_OUTPUT_DIR, never into the repository, and look
+for the optional Fashion-MNIST in an empty folder (EBM_FASHION_MNIST_DIR), as on a fresh machine.
 """
 
 import os
@@ -26,6 +27,11 @@ os.environ["EBM_QUICK"] = "1"
 KEPT_OUTPUT = os.environ.get("EBM_TEST_OUTPUT_DIR")
 SESSION_OUTPUT = Path(KEPT_OUTPUT) if KEPT_OUTPUT else Path(tempfile.mkdtemp(prefix="ebm-tests-"))
 os.environ["EBM_OUTPUT_DIR"] = str(SESSION_OUTPUT)
+# Stand where a new machine stands: no Debian Fashion-MNIST, whatever this one has installed (quick mode never
+# downloads), so a notebook that needs a file a fresh machine lacks fails here too.
+NO_FASHION_MNIST = SESSION_OUTPUT / "no-fashion-mnist"
+NO_FASHION_MNIST.mkdir(parents=True, exist_ok=True)
+os.environ["EBM_FASHION_MNIST_DIR"] = str(NO_FASHION_MNIST)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 

@@ -1,6 +1,7 @@
 """The importable package must be exactly what the notebooks' `#@save <module>` cells say."""
 
 import ast
+import json
 import sys
 
 from conftest import REPOSITORY
@@ -34,3 +35,17 @@ def test_each_module_imports_what_it_uses_from_earlier_modules_only():
     assert ebm_tutorial.make_sampler is ebm_tutorial.sampling.make_sampler
     assert ebm_tutorial.training.make_sampler is ebm_tutorial.sampling.make_sampler  # imported, not copied
     assert ebm_tutorial.load.__module__ == "ebm_tutorial.artifacts"
+
+
+def test_every_data_set_is_read_through_ebm_tutorial_datasets():
+    """A notebook or tool that opens a data set by itself would bypass the fallbacks (and the tests' empty folder)."""
+    readers = []
+    for notebook in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(notebook.read_text())["cells"]
+        readers += [f"{notebook.name}, code cell {index}" for index, cell in enumerate(
+            cell for cell in cells if cell["cell_type"] == "code")
+            if any(source in "".join(cell["source"]) for source in ("keras.datasets.", "/usr/share/datasets"))
+            and not "".join(cell["source"]).startswith("#@save datasets")]
+    readers += [path.name for path in (REPOSITORY / "tools").glob("*.py")
+                if "keras.datasets." in path.read_text() or "/usr/share/datasets" in path.read_text()]
+    assert not readers, f"read MNIST and Fashion-MNIST with ebm_tutorial.datasets instead: {readers}"

@@ -23,6 +23,7 @@ MARKER = "#@save"
 LINE_LENGTH = 88  # ruff's, for wrapping long imports as its isort does
 TOPICS = {  # module -> what it holds; every #@save cell names one of these
     "artifacts": "paths, quick mode, atomic writes and the data/ registry with its loader",
+    "datasets": "where the data sets come from: MNIST and the optional Fashion-MNIST, one loader each",
     "networks": "the energy network of the series",
     "sampling": "the Langevin sampler and its settings",
     "training": "contrastive-divergence training: settings, the Keras model, callbacks, data pipelines, generation",

@@ -1,6 +1,7 @@
 """Helpers of the EBM tutorial series, exported from the notebook cells marked `#@save <module>`.
 
     ebm_tutorial.artifacts   paths, quick mode, atomic writes and the data/ registry with its loader
+    ebm_tutorial.datasets    where the data sets come from: MNIST and the optional Fashion-MNIST, one loader each
     ebm_tutorial.networks    the energy network of the series
     ebm_tutorial.sampling    the Langevin sampler and its settings
     ebm_tutorial.training    contrastive-divergence training: settings, the Keras model, callbacks, data pipelines, generation
@@ -32,6 +33,15 @@ from ebm_tutorial.artifacts import (
     saved_keras_version,
     shown,
     write_atomically,
+)
+from ebm_tutorial.datasets import (
+    FASHION_MNIST_DEBIAN_DIR,
+    HOW_TO_GET_FASHION_MNIST,
+    fashion_mnist_folder,
+    load_fashion_mnist_test_images,
+    load_mnist,
+    load_mnist_offline,
+    read_idx_images,
 )
 from ebm_tutorial.evaluation import (
     add_gaussian_noise,
@@ -74,7 +84,9 @@ from ebm_tutorial.training import (
 __all__ = [
     "ARTIFACTS",
     "DATA_DIR",
+    "FASHION_MNIST_DEBIAN_DIR",
     "FIGURES_DIR",
+    "HOW_TO_GET_FASHION_MNIST",
     "OUTPUT_ROOT",
     "QUICK",
     "READERS",
@@ -93,6 +105,7 @@ __all__ = [
     "build_judge_classifier",
     "chain_diagnostics",
     "denoising_report",
+    "fashion_mnist_folder",
     "find_repository_root",
     "frechet_distance",
     "generate_by_replay",
@@ -105,6 +118,9 @@ __all__ = [
     "load",
     "load_arrays",
     "load_artifact",
+    "load_fashion_mnist_test_images",
+    "load_mnist",
+    "load_mnist_offline",
     "make_denoiser",
     "make_sampler",
     "plot_denoising",
@@ -113,6 +129,7 @@ __all__ = [
     "psnr",
     "quiet_native_stderr",
     "read_arrays",
+    "read_idx_images",
     "report_goals",
     "save_arrays",
     "save_figure",
