@@ -35,6 +35,17 @@ os.environ["EBM_FASHION_MNIST_DIR"] = str(NO_FASHION_MNIST)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "notebook: executes a notebook (nbval's cells, and tests that run one); "
+                                       "`-m \"not notebook\"` leaves the unit tier, which runs in seconds")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.suffix == ".ipynb" or "trained_output" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.notebook)
+
+
 def pytest_unconfigure(config):
     if not KEPT_OUTPUT:
         shutil.rmtree(SESSION_OUTPUT, ignore_errors=True)

@@ -64,11 +64,24 @@ def test_readme_data_table_matches_the_registry():
 
 def test_load_reads_by_suffix_and_names_the_producer(tmp_path, monkeypatch):
     monkeypatch.setattr(ebm.artifacts, "DATA_DIR", tmp_path)  # where load() looks it up
-    ebm.save_json(tmp_path / "evaluation_summary.json", {"gap": 1.5})
-    assert ebm.load("evaluation_summary.json") == {"gap": 1.5}
+    ebm.save_json(tmp_path / "hopfield_summary.json", {"gap": 1.5})
+    assert ebm.load("hopfield_summary.json") == {"gap": 1.5}
     with pytest.raises(ebm.ArtifactError, match="run notebooks/05_what_makes_cd_k_work.ipynb first"):
         ebm.load("cd_k_grid/relu_noise_k3.json")
     with pytest.raises(ebm.ArtifactError, match="run python tools/protocol_grid.py first"):
         ebm.load("protocol_grid/reference_seed0.npz")
     with pytest.raises(KeyError, match="not in ebm_tutorial.ARTIFACTS"):
         ebm.load("unregistered.json")
+
+
+@pytest.mark.parametrize("content", [{"run": {}, "epochs": []}, ["not", "an", "object"]])
+def test_a_json_file_without_a_field_its_readers_need_names_the_field_and_the_notebook(tmp_path, monkeypatch, content):
+    """A history from another version of the series (no `settings`) stops its reader with one line, not a KeyError."""
+    monkeypatch.setattr(ebm.artifacts, "DATA_DIR", tmp_path)
+    ebm.save_json(tmp_path / "training_history.json", content)
+    with pytest.raises(ebm.ArtifactError) as raised:
+        ebm.load("training_history.json")
+    assert "has no field settings" in str(raised.value)
+    assert "re-run notebooks/03_contrastive_divergence_training.ipynb" in str(raised.value)
+    ebm.save_json(tmp_path / "training_history.json", {"settings": {}, "epochs": [], "extra": 1})
+    assert ebm.load("training_history.json")["extra"] == 1  # fields beyond the needed ones are fine

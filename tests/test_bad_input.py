@@ -1,11 +1,14 @@
 """Running a notebook without (or with damaged) inputs stops early with one sentence saying what to do."""
 
+import json
 import shutil
 import zipfile
 
 import numpy as np
 import pytest
 from conftest import execute_notebook
+
+pytestmark = pytest.mark.notebook  # every test here runs a notebook
 
 
 def run_expecting_failure(name, output_dir):
@@ -48,3 +51,14 @@ def test_later_notebooks_without_the_judge_name_notebook_04(name, trained_output
     message = run_expecting_failure(name, tmp_path)
     assert message.strip() == ("ArtifactError: data/judge_classifier.keras is missing: "
                                "run notebooks/04_evaluation_and_visualization.ipynb first.")
+
+
+def test_04_on_a_history_from_another_version_names_the_missing_field(trained_output, tmp_path):
+    shutil.copytree(trained_output / "data", tmp_path / "data")  # 01-03 ran
+    history_file = tmp_path / "data" / "training_history.json"
+    record = json.loads(history_file.read_text())
+    history_file.write_text(json.dumps({name: value for name, value in record.items() if name != "settings"}))
+    message = run_expecting_failure("04_evaluation_and_visualization", tmp_path)
+    assert message.strip() == ("ArtifactError: data/training_history.json has no field settings (written by another "
+                               "version of the series, or edited): delete it and re-run "
+                               "notebooks/03_contrastive_divergence_training.ipynb.")

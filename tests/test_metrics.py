@@ -27,7 +27,7 @@ def test_auroc_on_known_orderings(positives, negatives, expected):
 def test_the_denoiser_without_steps_returns_its_input(steps, step_size, fidelity_weight):
     noisy = ebm.uniform_noise_images(4, seed=0)
     network = ebm.build_energy_network("swish", hidden_units=(8,))
-    denoise = ebm.make_denoiser(network, steps, step_size, gradient_clip=0.03)
+    denoise = ebm.make_denoiser(network, steps, ebm.SamplerSettings(step_size=step_size, gradient_clip=0.03))
     np.testing.assert_allclose(denoise(noisy, fidelity_weight), noisy, atol=1e-7)
 
 

@@ -70,3 +70,80 @@ def test_restarts_and_the_buffer(restart_fraction, from_noise):
     model.fit(np.zeros((8, 28, 28), np.float32), epochs=1, batch_size=8, verbose=0)
     written = np.abs(model.replay_buffer.numpy()).reshape(16, -1).max(axis=1) > 0
     assert written.any(), "the chains were not written back into the buffer"
+
+
+def run_steps(steps, settings, starts, energy=None, seed=0, **options):
+    """`steps` updates of ebm.langevin_step with the given keyword options, in one compiled loop."""
+    seed_generator = keras.random.SeedGenerator(seed)
+    run = tf.function(lambda x: ebm.langevin_dynamics(energy, x, steps, settings, seed_generator, **options))
+    return run(tf.constant(starts)).numpy()
+
+
+def test_settings_are_read_by_name_and_bounds_come_back_from_json_as_a_tuple():
+    settings = ebm.SamplerSettings(gradient_clip=0.5, noise_scale=0.2, step_size=3.0, bounds=[-2, 2])
+    assert settings.bounds == (-2.0, 2.0) and settings == ebm.SamplerSettings(3.0, 0.2, 0.5, (-2.0, 2.0))
+    # the step reads epsilon and sigma by name: with sigma = 0 and a flat clip, one step moves by exactly eps/2 * c
+    starts = np.zeros((2, 28, 28), np.float32)
+    moved = run_steps(1, settings.replace(noise_scale=0.0), starts, quadratic_energy(1e-6), gradient_function=None)
+    np.testing.assert_allclose(moved, 0.0)  # the minimum: no drift, no noise
+    moved = run_steps(1, settings.replace(noise_scale=0.0), starts + 1.0, quadratic_energy(1e-6))
+    np.testing.assert_allclose(moved, 1.0 - 1.5 * 0.5, rtol=1e-6)
+
+
+def test_without_bounds_the_chains_leave_the_box():
+    wide_noise = ebm.SamplerSettings(step_size=1.0, noise_scale=3.0, gradient_clip=None, bounds=None)
+    starts = np.zeros((4, 28, 28), np.float32)
+    flat = quadratic_energy(1e12)  # grad E ~ 0
+    assert np.abs(run_steps(1, wide_noise, starts, flat)).max() > 5.0
+    assert np.abs(run_steps(1, wide_noise.replace(bounds=(-1, 1)), starts, flat)).max() <= 1.0
+
+
+def test_clamped_pixels_never_move():
+    settings = ebm.SamplerSettings(step_size=0.5, noise_scale=0.3, gradient_clip=None)
+    starts = ebm.uniform_noise_images(8, seed=2)
+    clamped = np.zeros_like(starts)
+    clamped[:, :14] = 1.0  # the top half is known, as when inpainting the bottom half
+    ends = run_steps(50, settings, starts, quadratic_energy(0.1), clamped=tf.constant(clamped))
+    np.testing.assert_array_equal(ends[:, :14], starts[:, :14])
+    assert np.abs(ends[:, 14:] - starts[:, 14:]).mean() > 0.1, "the free pixels should have moved"
+
+
+def test_the_fidelity_term_has_the_known_fixed_point():
+    """Descent on ||x||^2 / (2 v) pulled to y by mu (x - y): x* = mu y / (mu + (eps/2) / v)."""
+    variance, mu = 0.5, 0.2
+    settings = ebm.SamplerSettings(step_size=0.2, noise_scale=0.0, gradient_clip=None)
+    observed = np.full((3, 28, 28), 0.6, np.float32)
+    ends = run_steps(300, settings, observed, quadratic_energy(variance), observed=tf.constant(observed),
+                     fidelity_weight=mu)
+    np.testing.assert_allclose(ends, mu * 0.6 / (mu + 0.1 / variance), rtol=1e-5)
+
+
+def test_a_schedule_ends_at_its_last_level():
+    """On a flat energy with sigma 0 until the last step, the chains' spread is the last level's sigma."""
+    schedule = np.zeros((20, 2), np.float32)
+    schedule[:, 0] = 0.01
+    schedule[-1, 1] = 0.25
+    ends = run_steps(20, ebm.SamplerSettings(bounds=None), np.zeros((64, 28, 28), np.float32),
+                     quadratic_energy(1e12), schedule=tf.constant(schedule))
+    assert ends.std() == pytest.approx(0.25, rel=0.02)
+
+
+def test_a_gradient_function_drives_the_same_update_as_the_energy_it_is_the_gradient_of():
+    variance = 0.05
+    settings = ebm.SamplerSettings(step_size=0.01, noise_scale=0.05, gradient_clip=None)
+    starts = ebm.uniform_noise_images(4, seed=3)
+    from_energy = run_steps(10, settings, starts, quadratic_energy(variance), seed=5)
+    from_score = run_steps(10, settings, starts, None, seed=5,
+                           gradient_function=lambda x: (None, x / variance))  # -score of N(0, v)
+    np.testing.assert_allclose(from_score, from_energy, rtol=1e-5, atol=1e-6)
+
+
+def test_chains_at_steps_continue_one_set_of_chains():
+    settings = ebm.SamplerSettings(step_size=0.02, noise_scale=0.0, gradient_clip=None)
+    sampler = ebm.make_sampler(quadratic_energy(1.0), settings, seed=0)  # x <- x - 0.01 x = 0.99 x per step
+    starts = np.ones((2, 28, 28), np.float32)
+    chains_at = ebm.chains_at_steps(sampler, starts, [5, 0, 2, 5])
+    assert list(chains_at) == [0, 2, 5]
+    np.testing.assert_array_equal(chains_at[0], starts)
+    np.testing.assert_allclose(chains_at[5], 0.99**5, rtol=1e-5)
+    np.testing.assert_allclose(chains_at[2], 0.99**2, rtol=1e-5)

@@ -7,6 +7,8 @@ import nbclient
 import pytest
 from conftest import execute_notebook
 
+pytestmark = pytest.mark.notebook  # runs notebook 03, twice
+
 TRAINING = "03_contrastive_divergence_training"
 
 

@@ -145,6 +145,18 @@ ARTIFACTS = {
 }
 
 
+# The top-level fields of each JSON file that its readers need. `load` checks them, so that a file written by another
+# version of the series (or edited by hand) stops its reader with one line, as a damaged file does.
+JSON_FIELDS = {
+    "training_history.json": ("settings", "epochs"),
+    "evaluation_summary.json": ("sample_quality", "sample_quality_settings", "denoising"),
+    "cnn_training_history.json": ("settings", "epochs"),
+    "cnn_summary.json": ("settings", "sample_quality"),
+    "jem_training_history.json": ("settings", "epochs"),
+    "jem_summary.json": ("settings",),
+}
+
+
 def producer_of(path: Path) -> str:
     """The notebook (or tool) that writes a file under data/, from ARTIFACTS."""
     name = path.relative_to(DATA_DIR).as_posix() if path.is_relative_to(DATA_DIR) else path.name
@@ -192,6 +204,13 @@ READERS = {".npz": read_arrays, ".json": lambda path: json.loads(path.read_text(
 
 def load(file):
     """A file under data/ (a path, or a name such as "mnist_prepared.npz"), read by its suffix; a missing or damaged
-    file raises one ArtifactError that names the notebook (from ARTIFACTS) to run."""
+    file, or a JSON file without a field of JSON_FIELDS, raises one ArtifactError that names the notebook to run."""
     path = DATA_DIR / file if isinstance(file, str) else file
-    return load_artifact(path, producer_of(path), READERS[path.suffix])
+    producer = producer_of(path)
+    content = load_artifact(path, producer, READERS[path.suffix])
+    needed = JSON_FIELDS.get(path.name, ())
+    missing = [field for field in needed if not isinstance(content, dict) or field not in content]
+    if missing:
+        raise ArtifactError(f"{shown(path)} has no field {', '.join(missing)} (written by another version of the "
+                            f"series, or edited): delete it and re-run {how_to_make(producer)}.")
+    return content

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
-from ebm_tutorial.sampling import langevin_step
+from ebm_tutorial.sampling import langevin_dynamics, langevin_step
 
 
 # ---- from notebooks/04_evaluation_and_visualization.ipynb
@@ -89,19 +89,16 @@ def autocorrelation(series, max_lag):
 
 
 # ---- from notebooks/04_evaluation_and_visualization.ipynb
-def make_denoiser(energy_network, steps, step_size, gradient_clip):
-    """A compiled denoiser: denoise(noisy, fidelity_weight) descends the energy from x = noisy, pulled back to noisy."""
+def make_denoiser(energy_network, steps, sampler_settings):
+    """A compiled denoiser: denoise(noisy, fidelity_weight) descends the energy from x = noisy, pulled back to noisy:
+    the sampler's update with its step size, clip and bounds, without noise, plus the fidelity term."""
+    descent = sampler_settings.replace(noise_scale=0.0)
+    seed_generator = keras.random.SeedGenerator(0)  # never drawn from: the descent has no noise
 
     @tf.function
     def descend(observed, fidelity_weight):
-        def one_step(step, x):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                energy = tf.reduce_sum(energy_network(x, training=False))
-            gradient = tf.clip_by_value(tape.gradient(energy, x), -gradient_clip, gradient_clip)
-            return step + 1, tf.clip_by_value(x - 0.5 * step_size * gradient - fidelity_weight * (x - observed), -1, 1)
-
-        return tf.while_loop(lambda step, _: step < steps, one_step, (tf.constant(0), observed))[1]
+        return langevin_dynamics(energy_network, observed, steps, descent, seed_generator, observed=observed,
+                                 fidelity_weight=fidelity_weight)
 
     return lambda noisy, fidelity_weight: descend(tf.convert_to_tensor(noisy, tf.float32),
                                                   tf.constant(fidelity_weight, tf.float32)).numpy()
@@ -112,10 +109,10 @@ def psnr(clean, estimate):
     return float(10 * np.log10(4.0 / np.mean((clean - estimate) ** 2)))
 
 
-def denoising_report(energy_network, validation_clean, test_clean, sigmas, fidelity_weights, steps, step_size,
-                     gradient_clip, rng):
+def denoising_report(energy_network, validation_clean, test_clean, sigmas, fidelity_weights, steps,
+                     sampler_settings, rng):
     """Choose mu on validation digits at sigma 0.3, then denoise the test digits at each sigma; PSNRs and examples."""
-    denoise = make_denoiser(energy_network, steps, step_size, gradient_clip)
+    denoise = make_denoiser(energy_network, steps, sampler_settings)
     validation_noisy = add_gaussian_noise(validation_clean, 0.3, rng)
     scores = {weight: psnr(validation_clean, denoise(validation_noisy, weight)) for weight in fidelity_weights}
     best_weight = max(scores, key=scores.get)

@@ -13,11 +13,16 @@ import tensorflow as tf
 # ---- from notebooks/03_contrastive_divergence_training.ipynb
 @dataclasses.dataclass(frozen=True)
 class SamplerSettings:
-    """x <- clip(x - (step_size/2) clip(grad_x E(x), -c, c) + noise_scale z, -1, 1), with c = gradient_clip."""
+    """x <- clamp(x - (step_size/2) clip(grad_x E(x), -c, c) + noise_scale z) into `bounds`, with c = gradient_clip."""
 
     step_size: float = 20.0  # epsilon
     noise_scale: float = 0.005  # sigma
     gradient_clip: float | None = 0.03  # c, per pixel; None: no clip
+    bounds: tuple[float, float] | None = (-1.0, 1.0)  # the data's box (notebook 01); None: an unbounded space
+
+    def __post_init__(self):
+        if self.bounds is not None:  # JSON gives a list: store a tuple, so that equal settings compare equal
+            object.__setattr__(self, "bounds", (float(self.bounds[0]), float(self.bounds[1])))
 
     @property
     def temperature(self) -> float:
@@ -25,28 +30,60 @@ class SamplerSettings:
         return self.noise_scale**2 / self.step_size
 
     @classmethod
-    def at_temperature_one(cls, tau):
+    def at_temperature_one(cls, tau, **fields):
         """The update x - (tau^2/2) grad E + tau z: exact Langevin for p(x) = exp(-E(x))/Z (small tau, no clip)."""
-        return cls(step_size=tau**2, noise_scale=tau, gradient_clip=None)
+        return cls(step_size=tau**2, noise_scale=tau, gradient_clip=None, **fields)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
 
 
-def langevin_step(energy_network, x, sampler_settings, seed_generator):
-    """One update of the batch x; returns the new images, and the energies and gradients at x (for diagnostics)."""
-    step_size, noise_scale, gradient_clip = dataclasses.astuple(sampler_settings)
+def energy_and_gradient(energy_network, x):
+    """E(x) and grad_x E(x) of a batch by automatic differentiation (of the energies' sum: each image's is its own)."""
     with tf.GradientTape() as tape:
         tape.watch(x)
         energy = energy_network(x, training=False)
-    gradient = tape.gradient(energy, x)  # of the energies' sum: each image's gradient is its own
-    drift = gradient if gradient_clip is None else tf.clip_by_value(gradient, -gradient_clip, gradient_clip)
-    diffusion = noise_scale * keras.random.normal(tf.shape(x), seed=seed_generator)
-    return tf.clip_by_value(x - 0.5 * step_size * drift + diffusion, -1.0, 1.0), energy, gradient
+    return energy, tape.gradient(energy, x)
 
 
-def langevin_dynamics(energy_network, x, steps, sampler_settings, seed_generator):
-    """Run `steps` Langevin updates of `sampler_settings` from the batch x, inside one graph loop."""
+def langevin_step(energy_network, x, sampler_settings, seed_generator, *, gradient_function=None, step_size=None,
+                  noise_scale=None, observed=None, fidelity_weight=0.0, clamped=None):
+    """One update of the batch x; returns the new images, and the energies and gradients at x (for diagnostics).
+
+    Every Langevin-type chain of the series is this update; the keywords make its variants:
+    gradient_function(x) -> (energy or None, grad_x E) instead of differentiating energy_network (a score model: -s);
+    step_size, noise_scale instead of the settings' epsilon and sigma (one level of an annealing schedule);
+    observed, fidelity_weight: a pull mu (x - observed) towards the observed images (denoising);
+    clamped: a 0/1 mask shaped like x whose 1s keep their values in x (the known pixels, when inpainting).
+    """
+    settings = sampler_settings
+    step_size = settings.step_size if step_size is None else step_size
+    noise_scale = settings.noise_scale if noise_scale is None else noise_scale
+    energy, gradient = (gradient_function or (lambda x: energy_and_gradient(energy_network, x)))(x)
+    drift = gradient if settings.gradient_clip is None else tf.clip_by_value(gradient, -settings.gradient_clip,
+                                                                            settings.gradient_clip)
+    moved = x - 0.5 * step_size * drift
+    if not (isinstance(noise_scale, (int, float)) and noise_scale == 0):  # noiseless descent draws no noise
+        moved = moved + noise_scale * keras.random.normal(tf.shape(x), seed=seed_generator)
+    if observed is not None:
+        moved = moved - fidelity_weight * (x - observed)
+    if settings.bounds is not None:
+        moved = tf.clip_by_value(moved, *settings.bounds)
+    if clamped is not None:
+        moved = tf.where(clamped > 0, x, moved)
+    return moved, energy, gradient
+
+
+def langevin_dynamics(energy_network, x, steps, sampler_settings, seed_generator, schedule=None, **step_options):
+    """Run `steps` updates of langevin_step from the batch x inside one graph loop; step_options go to each step.
+
+    schedule: optional (steps, 2) values of (step_size, noise_scale), one row per step (annealed Langevin).
+    """
 
     def one_step(step, x):
-        return step + 1, langevin_step(energy_network, x, sampler_settings, seed_generator)[0]
+        levels = {} if schedule is None else {"step_size": schedule[step, 0], "noise_scale": schedule[step, 1]}
+        return step + 1, langevin_step(energy_network, x, sampler_settings, seed_generator, **levels,
+                                       **step_options)[0]
 
     _, x = tf.while_loop(lambda step, _: step < steps, one_step, (tf.constant(0), x))
     return x
@@ -66,3 +103,35 @@ def make_sampler(energy_network, sampler_settings, seed=0):
 def uniform_noise_images(count, seed, shape=(28, 28)):
     """Chain starts: images of uniform noise in [-1, 1], from their own random stream."""
     return np.random.default_rng(seed).uniform(-1, 1, (count, *shape)).astype(np.float32)
+
+
+# ---- from notebooks/03_contrastive_divergence_training.ipynb
+def chains_at_steps(sampler, starts, step_counts):
+    """{n: the chains after n steps} for each n of step_counts: one set of chains continued from each count to the
+    next, so all of them together cost max(step_counts) steps (0 steps: the starts)."""
+    chains, steps_done, chains_at = starts, 0, {}
+    for count in sorted(set(step_counts)):
+        if count > steps_done:
+            chains = sampler(chains, count - steps_done)
+        chains_at[count], steps_done = chains, count
+    return chains_at
+
+
+def generate_from_noise(energy_network, settings, count, seed, steps=None):
+    """`count` chains of settings.sample_steps (or `steps`) Langevin steps from uniform noise: the model's samples."""
+    sampler = make_sampler(energy_network, settings.sampler, seed=seed)
+    return sampler(uniform_noise_images(count, seed), settings.sample_steps if steps is None else steps)
+
+
+def generate_by_replay(energy_network, settings, count, seed, rounds=100, final_rounds=20):
+    """IGEBM's generation protocol: a buffer of `count` chains from noise advanced in rounds of settings.langevin_steps
+    steps, restarting settings.restart_fraction of them from noise each round except the last `final_rounds`."""
+    sampler = make_sampler(energy_network, settings.sampler, seed=seed)
+    rng = np.random.default_rng(seed)
+    chains = uniform_noise_images(count, seed)
+    for round_index in range(rounds):
+        if round_index < rounds - final_rounds:
+            restart = rng.uniform(size=count) < settings.restart_fraction
+            chains[restart] = rng.uniform(-1, 1, (int(restart.sum()), *chains.shape[1:]))
+        chains = sampler(chains, settings.langevin_steps)
+    return chains

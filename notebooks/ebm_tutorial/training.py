@@ -15,12 +15,7 @@ import tensorflow as tf
 
 from ebm_tutorial.artifacts import load_arrays, save_arrays, save_figure, save_json
 from ebm_tutorial.networks import build_energy_network
-from ebm_tutorial.sampling import (
-    SamplerSettings,
-    langevin_dynamics,
-    make_sampler,
-    uniform_noise_images,
-)
+from ebm_tutorial.sampling import SamplerSettings, langevin_dynamics
 
 
 # ---- from notebooks/03_contrastive_divergence_training.ipynb
@@ -276,26 +271,6 @@ def build_contrastive_model(settings, energy_network=None):
     model = ContrastiveEnergyNetwork(energy_network, settings)
     model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate, beta_1=settings.adam_beta_1))
     return model
-
-
-def generate_from_noise(energy_network, settings, count, seed, steps=None):
-    """`count` chains of settings.sample_steps (or `steps`) Langevin steps from uniform noise: the model's samples."""
-    sampler = make_sampler(energy_network, settings.sampler, seed=seed)
-    return sampler(uniform_noise_images(count, seed), settings.sample_steps if steps is None else steps)
-
-
-def generate_by_replay(energy_network, settings, count, seed, rounds=100, final_rounds=20):
-    """IGEBM's generation protocol: a buffer of `count` chains from noise advanced in rounds of settings.langevin_steps
-    steps, restarting settings.restart_fraction of them from noise each round except the last `final_rounds`."""
-    sampler = make_sampler(energy_network, settings.sampler, seed=seed)
-    rng = np.random.default_rng(seed)
-    chains = uniform_noise_images(count, seed)
-    for round_index in range(rounds):
-        if round_index < rounds - final_rounds:
-            restart = rng.uniform(size=count) < settings.restart_fraction
-            chains[restart] = rng.uniform(-1, 1, (int(restart.sum()), *chains.shape[1:]))
-        chains = sampler(chains, settings.langevin_steps)
-    return chains
 
 
 # ---- from notebooks/03_contrastive_divergence_training.ipynb
