@@ -2,6 +2,7 @@
 
 import ast
 import json
+import subprocess
 import sys
 
 from conftest import REPOSITORY
@@ -49,3 +50,16 @@ def test_every_data_set_is_read_through_ebm_tutorial_datasets():
     readers += [path.name for path in (REPOSITORY / "tools").glob("*.py")
                 if "keras.datasets." in path.read_text() or "/usr/share/datasets" in path.read_text()]
     assert not readers, f"read MNIST and Fashion-MNIST with ebm_tutorial.datasets instead: {readers}"
+
+
+def test_artifacts_loads_no_tensorflow():
+    """The tools write their files with ebm_tutorial.artifacts next to PyTorch or a parent process that must not
+    hold TensorFlow; the package imports a module only when one of its names is asked for."""
+    script = ("import sys; import ebm_tutorial.artifacts, ebm_tutorial; ebm_tutorial.save_json; "
+              "print(sorted({'tensorflow', 'keras'} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", script], cwd=NOTEBOOKS, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
+    script = "import ebm_tutorial; print(ebm_tutorial.make_sampler.__module__, ebm_tutorial.sampling.__name__)"
+    result = subprocess.run([sys.executable, "-c", script], cwd=NOTEBOOKS, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["ebm_tutorial.sampling", "ebm_tutorial.sampling"]
+    assert "cuda" not in result.stderr.lower() and "onednn" not in result.stderr.lower(), result.stderr

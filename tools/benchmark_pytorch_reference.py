@@ -84,10 +84,11 @@ def main():
     result = {"ms_per_step": round(min(timings), 2), "ms_per_step_all_repeats": [round(t, 2) for t in timings],
               "batch_size": arguments.batch_size, "k": arguments.k, "activation": arguments.activation, "lipschitz_bound": arguments.lipschitz_bound,
               "torch": torch.__version__, "threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = arguments.output.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(result, indent=1))
-    temporary.replace(arguments.output)  # atomic like save_json, which would import TensorFlow into this process
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))
+    # atomic writes, and no TensorFlow in this process
+    from ebm_tutorial.artifacts import save_json
+
+    save_json(arguments.output, result)
     print(json.dumps(result, indent=1))
 
 

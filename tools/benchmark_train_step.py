@@ -60,17 +60,12 @@ def xla_langevin_loop(network, sampler, steps):
     """The sampler's `steps` updates (ebm_tutorial.sampling.langevin_step) compiled by XLA as one unrolled loop, the
     noise given: loop(x, noise) with noise of shape (steps, *x.shape), already scaled by sampler.noise_scale."""
     import tensorflow as tf
+    from ebm_tutorial.sampling import langevin_step
 
     @tf.function(jit_compile=True)
     def loop(x, noise):
         for step in range(steps):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                energy = network(x, training=False)
-            gradient = tape.gradient(energy, x)
-            if sampler.gradient_clip is not None:
-                gradient = tf.clip_by_value(gradient, -sampler.gradient_clip, sampler.gradient_clip)
-            x = tf.clip_by_value(x - 0.5 * sampler.step_size * gradient + noise[step], -1.0, 1.0)
+            x = langevin_step(network, x, sampler, None, noise=noise[step])[0]
         return x
 
     return loop
@@ -216,10 +211,10 @@ def main():
                "jit_compile": arguments.jit_compile, "xla_langevin": arguments.xla_langevin,
                "steps_per_execution": arguments.steps_per_execution,
                "cpu_count": os.cpu_count(), "machine": platform.machine()}
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = arguments.output.with_suffix(".json.partial")
-    temporary.write_text(json.dumps(result, indent=1))
-    temporary.replace(arguments.output)  # atomic, without importing TensorFlow into the parent process
+    # atomic writes; it loads no TensorFlow into this parent process
+    from ebm_tutorial.artifacts import save_json
+
+    save_json(arguments.output, result)
     if arguments.builds == 1 and not arguments.pytorch:
         print(json.dumps(result, indent=1))
     else:

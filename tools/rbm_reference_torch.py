@@ -24,7 +24,6 @@ day (estimated from notebook 10's epoch times, not run). Not a test.
 """
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -226,12 +225,13 @@ def main():
     hidden = 64 if quick else 500
     output, started = {"device": device, "torch": torch.__version__, "quick": quick}, time.perf_counter()
 
+    sys.path.insert(0, str(ROOT / "notebooks"))
+    # atomic writes, and no TensorFlow next to PyTorch
+    from ebm_tutorial.artifacts import save_json
+
     def save():  # after every part, atomically: an interrupted run keeps what it measured
         output["seconds"] = time.perf_counter() - started
-        arguments.output.parent.mkdir(parents=True, exist_ok=True)
-        partial = arguments.output.with_suffix(".json.partial")
-        partial.write_text(json.dumps(output, indent=1))
-        partial.replace(arguments.output)
+        save_json(arguments.output, output)
 
     small_hidden, small_epochs = (10, 2) if quick else (20, 10)
     log(f"== 1. AIS against the exact log Z of a {small_hidden}-hidden RBM trained by CD-1 for {small_epochs} epochs")

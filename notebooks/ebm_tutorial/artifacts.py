@@ -32,12 +32,16 @@ def quiet_native_stderr():
         os.close(saved_stderr)
 
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-with quiet_native_stderr():
-    import keras
-    import tensorflow as tf
+def import_tensorflow():
+    """(keras, tensorflow), imported with TensorFlow's start-up notes hidden: they differ between machines. Only what
+    reads or trains models needs them; paths, JSON and arrays work without TensorFlow (the tools use this module)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with quiet_native_stderr():
+        import keras
+        import tensorflow as tf
 
-    tf.config.list_physical_devices()  # device discovery logs too; let it happen while quiet
+        tf.config.list_physical_devices()  # device discovery writes notes too
+    return keras, tf
 
 
 # ---- from notebooks/01_data_preparation.ipynb
@@ -178,10 +182,10 @@ def load_artifact(path: Path, producer: str, read):
         return read(path)
     except Exception as error:  # any failure to read means the file is unusable
         written_by = saved_keras_version(path) if path.suffix == ".keras" else None
-        if written_by and written_by != keras.__version__:
+        if written_by and written_by != import_tensorflow()[0].__version__:
             raise ArtifactError(
                 f"{shown(path)} was written by Keras {written_by} and cannot be read by this Keras "
-                f"{keras.__version__}: re-run {how_to_make(producer)} here, or install keras=={written_by}."
+                f"{import_tensorflow()[0].__version__}: re-run {how_to_make(producer)} here, or install keras=={written_by}."
             ) from error
         raise ArtifactError(
             f"{shown(path)} is corrupt or incomplete ({type(error).__name__}): "
@@ -199,7 +203,7 @@ def load_arrays(path: Path, producer: str) -> dict:
 
 
 READERS = {".npz": read_arrays, ".json": lambda path: json.loads(path.read_text()),
-           ".keras": lambda path: keras.models.load_model(path)}
+           ".keras": lambda path: import_tensorflow()[0].models.load_model(path)}
 
 
 def load(file):

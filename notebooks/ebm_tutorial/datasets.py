@@ -10,10 +10,11 @@ import pickle
 import struct
 from pathlib import Path
 
-import keras
 import numpy as np
 
-from ebm_tutorial.artifacts import QUICK, ArtifactError
+from ebm_tutorial.artifacts import QUICK, ArtifactError, import_tensorflow
+
+keras, _ = import_tensorflow()  # Keras and TensorFlow, their start-up notes hidden
 
 
 # ---- from notebooks/01_data_preparation.ipynb
