@@ -85,3 +85,23 @@ def test_a_json_file_without_a_field_its_readers_need_names_the_field_and_the_no
     assert "re-run notebooks/03_contrastive_divergence_training.ipynb" in str(raised.value)
     ebm.save_json(tmp_path / "training_history.json", {"settings": {}, "epochs": [], "extra": 1})
     assert ebm.load("training_history.json")["extra"] == 1  # fields beyond the needed ones are fine
+
+
+def test_cached_run_trains_once_per_key_and_resumes_after_an_interruption(tmp_path, monkeypatch):
+    monkeypatch.setattr(ebm.artifacts, "DATA_DIR", tmp_path)
+    folder, calls = tmp_path / "cd_k_grid", []
+
+    def run():
+        calls.append(1)
+        return {"gap": 1.5, "settings": (1, 2)}, {"samples": np.arange(6.0).reshape(2, 3)}
+
+    first = ebm.cached_run(folder, "relu_noise_k3", {"k": 3, "bounds": (-1, 1)}, run)
+    again = ebm.cached_run(folder, "relu_noise_k3", {"k": 3, "bounds": (-1, 1)}, run)
+    assert (first[2], again[2], len(calls)) == ("trained", "cached", 1)
+    assert first[0] == again[0] and first[0]["settings"] == [1, 2], "the result comes back as its JSON file holds it"
+    np.testing.assert_array_equal(again[1]["samples"], first[1]["samples"])
+    assert ebm.cached_run(folder, "relu_noise_k3", {"k": 4, "bounds": (-1, 1)}, run)[2] == "trained", "another key"
+    assert ebm.cached_run(folder, "relu_noise_k3", {"k": 4, "bounds": (-1, 1)}, run, retrain=True)[2] == "trained"
+    (folder / "relu_noise_k3.json").unlink()  # as if interrupted after the arrays and before the result
+    assert ebm.cached_run(folder, "relu_noise_k3", {"k": 4, "bounds": (-1, 1)}, run)[2] == "trained"
+    assert len(calls) == 4

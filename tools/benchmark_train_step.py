@@ -113,10 +113,10 @@ def build(arguments, run_eagerly):
 
 def one_build(arguments):
     """Time one fresh build in this process (compiled, then eager unless --eager-steps 0)."""
-    import ebm_tutorial  # noqa: F401 (first: it imports TensorFlow with its start-up logs silenced)
-    import keras
     import numpy as np
-    import tensorflow as tf
+    from ebm_tutorial.artifacts import import_tensorflow
+
+    keras, tf = import_tensorflow()  # first, so that TensorFlow's start-up notes stay out of the measurement's output
 
     keras.utils.set_random_seed(0)
     images = np.random.default_rng(0).uniform(-1, 1, (4096, 28, 28)).astype("float32")

@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))
 
 import ebm_tutorial as ebm
-import keras
-import tensorflow as tf
+
+keras, tf = ebm.import_tensorflow()  # TensorFlow's start-up notes hidden
 
 REFERENCE = ebm.TrainingSettings()  # the defaults: short-run chains of 40 steps from noise, generated with 40 steps
 PERSISTENT = REFERENCE.replace(chain_start="persistent", langevin_steps=3, sample_steps=1000)
@@ -86,16 +86,9 @@ def run_name(name, seed):
 
 
 def cached_or_run(name, settings, data, judge, retrain):
-    stem = GRID_DIR / run_name(name, settings.seed)
-    json_file, npz_file = stem.with_suffix(".json"), stem.with_suffix(".npz")
-    if json_file.exists() and not retrain:
-        cached = json.loads(json_file.read_text())
-        if cached["settings"] == settings.to_dict() and cached["quick"] == ebm.QUICK:
-            return cached
-    result, samples = run_candidate(name, settings, data, judge)
-    ebm.save_arrays(npz_file, **samples)
-    ebm.save_json(json_file, result)
-    return result
+    key = {"settings": settings.to_dict(), "quick": ebm.QUICK}
+    return ebm.cached_run(GRID_DIR, run_name(name, settings.seed), key,
+                          lambda: run_candidate(name, settings, data, judge), retrain=retrain)[0]
 
 
 def row_text(result):
