@@ -3,6 +3,7 @@
 import ebm_tutorial as ebm
 import numpy as np
 import pytest
+import tensorflow as tf
 
 
 def test_frechet_distance_of_a_set_with_itself_and_with_a_shifted_copy():
@@ -37,3 +38,14 @@ def test_autocorrelation_of_a_constant_and_of_white_noise():
     assert correlation[0] == pytest.approx(1.0) and np.abs(correlation[1:]).max() < 0.03
     ramp = np.repeat(np.arange(100.0)[:, None], 3, axis=1)
     assert ebm.autocorrelation(ramp, max_lag=3)[1] > 0.9  # a trend: neighbours stay alike
+
+
+def test_the_denoiser_settles_where_the_energys_pull_and_the_fidelity_term_balance():
+    """Descent on E = |x|^2 / (2 v) pulled to the noisy image y by mu (x - y): x* = mu y / (mu + (eps / 2) / v)."""
+    variance, mu, step_size = 0.5, 0.2, 0.2
+    def quadratic(images, training=False):
+        return tf.reduce_sum(images**2, axis=[1, 2])[:, None] / (2 * variance)
+
+    denoise = ebm.make_denoiser(quadratic, 300, ebm.SamplerSettings(step_size=step_size, gradient_clip=None))
+    noisy = np.full((2, 28, 28), 0.6, np.float32)
+    np.testing.assert_allclose(denoise(noisy, mu), mu * 0.6 / (mu + 0.5 * step_size / variance), rtol=1e-5)

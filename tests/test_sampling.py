@@ -80,14 +80,14 @@ def run_steps(steps, settings, starts, energy=None, seed=0, **options):
 
 
 def test_settings_are_read_by_name_and_bounds_come_back_from_json_as_a_tuple():
-    settings = ebm.SamplerSettings(gradient_clip=0.5, noise_scale=0.2, step_size=3.0, bounds=[-2, 2])
-    assert settings.bounds == (-2.0, 2.0) and settings == ebm.SamplerSettings(3.0, 0.2, 0.5, (-2.0, 2.0))
-    # the step reads epsilon and sigma by name: with sigma = 0 and a flat clip, one step moves by exactly eps/2 * c
-    starts = np.zeros((2, 28, 28), np.float32)
-    moved = run_steps(1, settings.replace(noise_scale=0.0), starts, quadratic_energy(1e-6), gradient_function=None)
-    np.testing.assert_allclose(moved, 0.0)  # the minimum: no drift, no noise
-    moved = run_steps(1, settings.replace(noise_scale=0.0), starts + 1.0, quadratic_energy(1e-6))
-    np.testing.assert_allclose(moved, 1.0 - 1.5 * 0.5, rtol=1e-6)
+    settings = ebm.SamplerSettings(gradient_clip=5.0, noise_scale=0.0, step_size=0.4, bounds=[-2, 2])
+    assert settings.bounds == (-2.0, 2.0) and settings == ebm.SamplerSettings(0.4, 0.0, 5.0, (-2.0, 2.0))
+    # E = |x|^2 / 2: from x = 1 one noiseless step is 1 - (eps / 2) * 1 = 0.8 (the clip of 5 does not bind); with
+    # epsilon and sigma or epsilon and c swapped it would be 1.0 plus noise, or 1 - 2.5 * 0.4 = 0
+    moved = run_steps(1, settings, np.ones((2, 28, 28), np.float32), quadratic_energy(1.0))
+    np.testing.assert_allclose(moved, 0.8, rtol=1e-6)
+    clipped = run_steps(1, settings.replace(gradient_clip=0.25), np.ones((2, 28, 28), np.float32), quadratic_energy(1.0))
+    np.testing.assert_allclose(clipped, 1 - 0.2 * 0.25, rtol=1e-6)  # now the clip binds: the drift is c, not 1
 
 
 def test_without_bounds_the_chains_leave_the_box():
@@ -118,13 +118,14 @@ def test_the_fidelity_term_has_the_known_fixed_point():
     np.testing.assert_allclose(ends, mu * 0.6 / (mu + 0.1 / variance), rtol=1e-5)
 
 
-def test_a_schedule_ends_at_its_last_level():
-    """On a flat energy with sigma 0 until the last step, the chains' spread is the last level's sigma."""
+def test_a_schedule_sets_each_steps_size_and_noise():
+    """E = |x|^2 / 2, steps of 0.2 (x <- 0.9 x) without noise, then a last step with sigma 0.25: mean 0.9^20, std 0.25."""
     schedule = np.zeros((20, 2), np.float32)
-    schedule[:, 0] = 0.01
+    schedule[:, 0] = 0.2
     schedule[-1, 1] = 0.25
-    ends = run_steps(20, ebm.SamplerSettings(bounds=None), np.zeros((64, 28, 28), np.float32),
-                     quadratic_energy(1e12), schedule=tf.constant(schedule))
+    ends = run_steps(20, ebm.SamplerSettings(gradient_clip=None, bounds=None), np.ones((64, 28, 28), np.float32),
+                     quadratic_energy(1.0), schedule=schedule)
+    assert ends.mean() == pytest.approx(0.9**20, abs=0.005)
     assert ends.std() == pytest.approx(0.25, rel=0.02)
 
 

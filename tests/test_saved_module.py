@@ -2,6 +2,7 @@
 
 import ast
 import json
+import re
 import subprocess
 import sys
 
@@ -63,3 +64,23 @@ def test_artifacts_loads_no_tensorflow():
     result = subprocess.run([sys.executable, "-c", script], cwd=NOTEBOOKS, capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["ebm_tutorial.sampling", "ebm_tutorial.sampling"]
     assert "cuda" not in result.stderr.lower() and "onednn" not in result.stderr.lower(), result.stderr
+
+
+def test_no_notebook_imports_tensorflow_before_the_package_has_quietly():
+    """TensorFlow writes start-up notes to file descriptor 2 at its first import and first device discovery; a notebook
+    that imports it before ebm_tutorial did (quietly) shows them in a cell's output, where nbval compares them."""
+    quiet_modules = {path.stem for path in PACKAGE.glob("*.py")  # those that import TensorFlow when imported
+                     if re.search(r"^\w+, \w+ = import_tensorflow\(\)", path.read_text(), re.MULTILINE)}
+    assert quiet_modules and "artifacts" not in quiet_modules
+    loud = []
+    for notebook in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        for cell in [cell for cell in json.loads(notebook.read_text())["cells"] if cell["cell_type"] == "code"]:
+            source = "".join(cell["source"])
+            if "import_tensorflow()" in source or any(f"from ebm_tutorial.{module} import" in source
+                                                       for module in quiet_modules):
+                break  # from here on TensorFlow is loaded, and its notes were hidden
+            if any(line.startswith(("import keras", "import tensorflow", "from keras", "from tensorflow"))
+                   for line in source.splitlines()):
+                loud.append(notebook.name)
+                break
+    assert not loud, f"import TensorFlow with `keras, tf = import_tensorflow()` first in {loud}"

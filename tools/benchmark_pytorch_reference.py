@@ -33,6 +33,10 @@ def build_network(torch, lipschitz_bound, activation="swish"):
 
 
 def main():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))
+    # atomic writes, and no TensorFlow in this process; imported first, so that a wrong folder fails before timing
+    from ebm_tutorial.artifacts import save_json
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--k", type=int, default=3, help="Langevin steps per training step")
@@ -84,10 +88,6 @@ def main():
     result = {"ms_per_step": round(min(timings), 2), "ms_per_step_all_repeats": [round(t, 2) for t in timings],
               "batch_size": arguments.batch_size, "k": arguments.k, "activation": arguments.activation, "lipschitz_bound": arguments.lipschitz_bound,
               "torch": torch.__version__, "threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))
-    # atomic writes, and no TensorFlow in this process
-    from ebm_tutorial.artifacts import save_json
-
     save_json(arguments.output, result)
     print(json.dumps(result, indent=1))
 

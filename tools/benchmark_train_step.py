@@ -176,6 +176,9 @@ def alternating_builds(arguments):
 
 
 def main():
+    # atomic writes; it loads no TensorFlow into this parent process; imported first: a wrong folder fails before timing
+    from ebm_tutorial.artifacts import save_json
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--k", type=int, default=3, help="Langevin steps per training step")
@@ -211,9 +214,6 @@ def main():
                "jit_compile": arguments.jit_compile, "xla_langevin": arguments.xla_langevin,
                "steps_per_execution": arguments.steps_per_execution,
                "cpu_count": os.cpu_count(), "machine": platform.machine()}
-    # atomic writes; it loads no TensorFlow into this parent process
-    from ebm_tutorial.artifacts import save_json
-
     save_json(arguments.output, result)
     if arguments.builds == 1 and not arguments.pytorch:
         print(json.dumps(result, indent=1))

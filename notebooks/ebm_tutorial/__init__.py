@@ -159,6 +159,10 @@ __all__ = [
 ]
 
 
+def __dir__():
+    return __all__
+
+
 def __getattr__(name):
     if name in MODULES:
         return importlib.import_module(f"ebm_tutorial.{name}")

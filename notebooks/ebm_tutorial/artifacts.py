@@ -49,10 +49,13 @@ QUICK = os.environ.get("EBM_QUICK", "0") == "1"
 
 
 def find_repository_root() -> Path:
-    """The folder holding notebooks/ and requirements.txt, searched upwards from where the kernel runs."""
-    for folder in [Path.cwd(), *Path.cwd().parents]:
-        if (folder / "notebooks").is_dir() and (folder / "requirements.txt").is_file():
-            return folder
+    """The folder holding notebooks/ and requirements.txt, searched upwards from where the kernel runs, then (for a
+    tool started elsewhere) from the package's own file."""
+    package_folder = [Path(globals()["__file__"]).resolve().parent] if "__file__" in globals() else []
+    for start in [Path.cwd(), *package_folder]:
+        for folder in [start, *start.parents]:
+            if (folder / "notebooks").is_dir() and (folder / "requirements.txt").is_file():
+                return folder
     raise RuntimeError("Run the notebooks from inside the repository (the folder with requirements.txt).")
 
 
@@ -222,7 +225,8 @@ def load(file):
 
 # ---- from notebooks/05_what_makes_cd_k_work.ipynb
 def cached_run(folder, name, key, run, retrain=False):
-    """(result, arrays, "cached" or "trained") of one run, kept as folder/<name>.json and folder/<name>.npz.
+    """(result, arrays, "cached" or "trained") of one run, kept as folder/<name>.json and folder/<name>.npz; folder is
+    one of the data/ folders in ARTIFACTS (so that a damaged file names what writes it).
 
     key: a JSON-ready dict of everything that decides the run (settings, data sizes, seeds). When both files are there
     and were saved under the same key, they are loaded; otherwise run() -> (result dict, arrays dict) is called and

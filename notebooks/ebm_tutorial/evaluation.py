@@ -94,7 +94,7 @@ def make_denoiser(energy_network, steps, sampler_settings):
     """A compiled denoiser: denoise(noisy, fidelity_weight) descends the energy from x = noisy, pulled back to noisy:
     the sampler's update with its step size, clip and bounds, without noise, plus the fidelity term."""
     descent = sampler_settings.replace(noise_scale=0.0)
-    seed_generator = keras.random.SeedGenerator(0)  # never drawn from: the descent has no noise
+    seed_generator = keras.random.SeedGenerator(0)  # its draws are multiplied by sigma = 0
 
     @tf.function
     def descend(observed, fidelity_weight):

@@ -52,7 +52,7 @@ def langevin_step(energy_network, x, sampler_settings, seed_generator, *, gradie
                   noise_scale=None, noise=None, observed=None, fidelity_weight=0.0, clamped=None):
     """One update of the batch x; returns the new images, and the energies and gradients at x (for diagnostics).
 
-    Every Langevin-type chain of the series is this update; the keywords make its variants:
+    The update of the series' Langevin chains on images; its keywords make the variants that need more:
     gradient_function(x) -> (energy or None, grad_x E) instead of differentiating energy_network (a score model: -s);
     step_size, noise_scale instead of the settings' epsilon and sigma (one level of an annealing schedule);
     noise: the noise term itself, drawn beforehand (sigma z; the seed generator is then not used);
@@ -66,10 +66,9 @@ def langevin_step(energy_network, x, sampler_settings, seed_generator, *, gradie
     drift = gradient if settings.gradient_clip is None else tf.clip_by_value(gradient, -settings.gradient_clip,
                                                                             settings.gradient_clip)
     moved = x - 0.5 * step_size * drift
-    if noise is not None:
-        moved = moved + noise
-    elif not (isinstance(noise_scale, (int, float)) and noise_scale == 0):  # noiseless descent draws no noise
-        moved = moved + noise_scale * keras.random.normal(tf.shape(x), seed=seed_generator)
+    if noise is None:  # every step draws, even at sigma = 0: the seed generator's stream is the same for any sigma
+        noise = noise_scale * keras.random.normal(tf.shape(x), seed=seed_generator)
+    moved = moved + noise
     if observed is not None:
         moved = moved - fidelity_weight * (x - observed)
     if settings.bounds is not None:
@@ -80,10 +79,12 @@ def langevin_step(energy_network, x, sampler_settings, seed_generator, *, gradie
 
 
 def langevin_dynamics(energy_network, x, steps, sampler_settings, seed_generator, schedule=None, **step_options):
-    """Run `steps` updates of langevin_step from the batch x inside one graph loop; step_options go to each step.
+    """Run `steps` updates of langevin_step from the batch x inside one graph loop; step_options go to every step
+    alike (so a pre-drawn `noise` belongs in langevin_step, not here).
 
     schedule: optional (steps, 2) values of (step_size, noise_scale), one row per step (annealed Langevin).
     """
+    schedule = None if schedule is None else tf.convert_to_tensor(schedule, tf.float32)
 
     def one_step(step, x):
         levels = {} if schedule is None else {"step_size": schedule[step, 0], "noise_scale": schedule[step, 1]}
