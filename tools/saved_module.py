@@ -27,6 +27,7 @@ TOPICS = {  # module -> what it holds; every #@save cell names one of these
     "networks": "the energy network of the series",
     "sampling": "the Langevin update every chain uses, its settings, and generation from a trained energy",
     "training": "contrastive-divergence training: settings, the Keras model, callbacks, data pipelines",
+    "toy2d": "notebook 00's 2-D landscape with exact answers: the energy, exact samples, quadrature, histograms, TV",
     "plots": "figures: image grids on the series' pixel scale, training curves from a history file",
     "evaluation": "metrics: AUROC, the judge classifier and Fréchet distance, chain diagnostics, denoising, goal reports",
 }
@@ -129,10 +130,10 @@ def build_package() -> dict[str, str]:
         tensorflow_names = [name for name in ("keras", "tf") if name in needed  # imported quietly, below
                             and "import_tensorflow" not in kept_defined]  # (where it is defined they are local)
         needed = [name for name in needed if name not in tensorflow_names]
-        if tensorflow_names:
-            needed.append("import_tensorflow")
         package_imports = {earlier: [name for name in needed if name in names] for earlier, names in exported.items()}
         package_imports = {earlier: names for earlier, names in package_imports.items() if names}
+        if tensorflow_names:  # from artifacts even for a module taught before 01 (toy2d): artifacts imports no module
+            package_imports["artifacts"] = sorted({*package_imports.get("artifacts", []), "import_tensorflow"})
         from_package = {name for names in package_imports.values() for name in names}
         bindings = [library[name] for name in needed if name in library and name not in from_package]
         teachers = ", ".join(sorted({f"notebooks/{notebook}" for notebook, _ in cells}))

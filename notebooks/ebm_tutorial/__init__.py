@@ -1,5 +1,6 @@
 """Helpers of the EBM tutorial series, exported from the notebook cells marked `#@save <module>`.
 
+    ebm_tutorial.toy2d       notebook 00's 2-D landscape with exact answers: the energy, exact samples, quadrature, histograms, TV
     ebm_tutorial.artifacts   paths, quick mode, atomic writes and the data/ registry with its loader
     ebm_tutorial.datasets    where the data sets come from: MNIST and the optional Fashion-MNIST, one loader each
     ebm_tutorial.networks    the energy network of the series
@@ -29,6 +30,8 @@ HOMES = {  # name -> the module that defines it
     "ContrastiveEnergyNetwork": "training",
     "DivergenceGuard": "training",
     "EpochRecorder": "training",
+    "Landscape": "toy2d",
+    "QuadratureGrid": "toy2d",
     "SamplerSettings": "sampling",
     "TrainingSettings": "training",
     "TrivialRegimeMonitor": "training",
@@ -36,6 +39,7 @@ HOMES = {  # name -> the module that defines it
     "auroc": "evaluation",
     "autocorrelation": "evaluation",
     "build_contrastive_model": "training",
+    "build_energy_mlp_2d": "toy2d",
     "build_energy_network": "networks",
     "build_judge_classifier": "evaluation",
     "cached_run": "artifacts",
@@ -82,7 +86,7 @@ HOMES = {  # name -> the module that defines it
     "validation_data": "training",
     "write_atomically": "artifacts",
 }
-MODULES = ("artifacts", "datasets", "networks", "sampling", "training", "plots", "evaluation")
+MODULES = ("toy2d", "artifacts", "datasets", "networks", "sampling", "training", "plots", "evaluation")
 __all__ = [
     "ARTIFACTS",
     "DATA_DIR",
@@ -97,6 +101,8 @@ __all__ = [
     "ContrastiveEnergyNetwork",
     "DivergenceGuard",
     "EpochRecorder",
+    "Landscape",
+    "QuadratureGrid",
     "SamplerSettings",
     "TrainingSettings",
     "TrivialRegimeMonitor",
@@ -105,6 +111,7 @@ __all__ = [
     "auroc",
     "autocorrelation",
     "build_contrastive_model",
+    "build_energy_mlp_2d",
     "build_energy_network",
     "build_judge_classifier",
     "cached_run",
@@ -151,6 +158,7 @@ __all__ = [
     "show_digits",
     "shown",
     "steady",
+    "toy2d",
     "training",
     "training_data",
     "uniform_noise_images",
