@@ -60,11 +60,10 @@ def run_candidate(name, settings, data, judge):
     training_seconds = time.perf_counter() - started
     network, reference_digits = model.energy_network, data["x_test"][:SAMPLE_CHAINS]
     sampler = ebm.make_sampler(network, settings.sampler, seed=settings.seed + 1)
-    chains = ebm.uniform_noise_images(SAMPLE_CHAINS, settings.seed + 1)
-    judged, samples, done = {}, {}, 0
-    for steps in sorted({settings.sample_steps, LONG_CHAIN}):
-        chains, done = sampler(chains, steps - done), steps
-        judged[f"{steps} steps"], samples[f"steps_{steps}"] = ebm.judge_report(judge, chains, reference_digits), chains
+    chains_at = ebm.chains_at_steps(sampler, ebm.uniform_noise_images(SAMPLE_CHAINS, settings.seed + 1),
+                                    [settings.sample_steps, LONG_CHAIN])
+    judged = {f"{steps} steps": ebm.judge_report(judge, chains, reference_digits) for steps, chains in chains_at.items()}
+    samples = {f"steps_{steps}": chains for steps, chains in chains_at.items()}
     if settings.chain_start == "persistent":
         replayed = ebm.generate_by_replay(network, settings, SAMPLE_CHAINS, settings.seed + 1)
         judged["replay protocol"], samples["replay"] = ebm.judge_report(judge, replayed, reference_digits), replayed

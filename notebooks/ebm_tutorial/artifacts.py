@@ -242,4 +242,4 @@ def cached_run(folder, name, key, run, retrain=False):
     result, arrays = run()
     save_arrays(arrays_file, **arrays)
     save_json(result_file, {**result, "cache_key": key})
-    return json.loads(result_file.read_text()), arrays, "trained"
+    return load(result_file), arrays, "trained"

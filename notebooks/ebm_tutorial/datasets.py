@@ -92,3 +92,9 @@ def load_fashion_mnist_test_images(download: bool = not QUICK):
         except Exception as error:  # noqa: BLE001 - offline or blocked: the notebook goes on without the set
             reason = f"no Debian copy, and the download failed ({type(error).__name__})"
     return None, f"Fashion-MNIST is not available ({reason}): {HOW_TO_GET_FASHION_MNIST}. Going on without it."
+
+
+# ---- from notebooks/01_data_preparation.ipynb
+def scale_to_unit_box(images_uint8):
+    """uint8 pixels 0..255 to float32 in [-1, 1]: x / 127.5 - 1."""
+    return (images_uint8.astype(np.float32) / 127.5 - 1.0).astype(np.float32)
