@@ -40,26 +40,14 @@ def test_a_keras_file_of_this_version_that_is_damaged_is_called_corrupt(tmp_path
         ebm.load_artifact(path, "03_contrastive_divergence_training", keras.models.load_model)
 
 
-def readme_data_table() -> dict:
-    """README's data/ contract as {file or pattern under data/: writer}, patterns written as <...> become *."""
-    rows = {}
-    for line in (REPOSITORY / "README.md").read_text().splitlines():
-        if not line.startswith("| `data/"):
-            continue
-        cells = [cell.strip() for cell in line.strip("|").split("|")]
-        name = cells[0].split("`")[1].removeprefix("data/")
-        if "<" in name or name.endswith("/"):
-            name = name.split("<")[0].rstrip("/") + "/*" if "/" in name else name
-        rows[name] = cells[1].strip("`")
-    return rows
-
-
-def test_readme_data_table_matches_the_registry():
-    readme = readme_data_table()
-    assert set(readme) == set(ebm.ARTIFACTS), "README's data/ table and ebm_tutorial.ARTIFACTS list different files"
-    for name, writer in readme.items():
-        producer = ebm.ARTIFACTS[name]
-        assert producer == writer or producer.startswith(f"{writer}_"), f"{name}: README says {writer}, registry {producer}"
+def test_every_registered_file_has_a_writer_readers_and_contents_and_readme_links_the_contract_page():
+    assert len(ebm.ARTIFACTS) >= 40 and "mnist_prepared.npz" in ebm.ARTIFACTS
+    for name, entry in ebm.ARTIFACTS.items():
+        assert entry.name == name and entry.writer and entry.read_by and entry.contents, name
+        writer_file = REPOSITORY / (entry.writer if entry.writer.startswith("tools/") else f"notebooks/{entry.writer}.ipynb")
+        assert writer_file.is_file(), f"{name}: its writer {entry.writer} does not exist"
+    assert ebm.ARTIFACTS["training_history.json"].fields == ("settings", "epochs")
+    assert "(docs/data.md)" in (REPOSITORY / "README.md").read_text()
 
 
 def test_load_reads_by_suffix_and_names_the_producer(tmp_path, monkeypatch):
@@ -70,7 +58,7 @@ def test_load_reads_by_suffix_and_names_the_producer(tmp_path, monkeypatch):
         ebm.load("cd_k_grid/relu_noise_k3.json")
     with pytest.raises(ebm.ArtifactError, match="run python tools/protocol_grid.py first"):
         ebm.load("protocol_grid/reference_seed0.npz")
-    with pytest.raises(KeyError, match="not in ebm_tutorial.ARTIFACTS"):
+    with pytest.raises(KeyError, match="register it in the notebook that writes it"):
         ebm.load("unregistered.json")
 
 
@@ -105,3 +93,43 @@ def test_cached_run_trains_once_per_key_and_resumes_after_an_interruption(tmp_pa
     (folder / "relu_noise_k3.json").unlink()  # as if interrupted after the arrays and before the result
     assert ebm.cached_run(folder, "relu_noise_k3", {"k": 4, "bounds": (-1, 1)}, run)[2] == "trained"
     assert len(calls) == 4
+
+
+def test_a_missing_committed_result_names_the_tool_and_its_cost(tmp_path, monkeypatch):
+    monkeypatch.setattr(ebm.artifacts, "RESULTS_DIR", tmp_path)
+    monkeypatch.setitem(ebm.RESULTS, "spread.json", ebm.artifacts.Artifact(
+        "spread.json", "tools/protocol_grid.py", "03", "one row per seed", ("rows",), "about 3 h on 2 cores"))
+    with pytest.raises(ebm.ArtifactError, match=r"results/spread.json is missing.*`python tools/protocol_grid.py` "
+                                                r"writes it again \(about 3 h on 2 cores\)"):
+        ebm.load_result("spread.json")
+    ebm.save_json(tmp_path / "spread.json", {"other": 1})
+    with pytest.raises(ebm.ArtifactError, match="has no field rows"):
+        ebm.load_result("spread.json")
+    ebm.save_json(tmp_path / "spread.json", {"rows": [1, 2]})
+    assert ebm.load_result("spread.json") == {"rows": [1, 2]}
+
+
+def test_the_start_call_seeds_reads_before_seeding_and_freezes_its_config(tmp_path, monkeypatch):
+    import random
+
+    monkeypatch.setattr(ebm.artifacts, "DATA_DIR", tmp_path)
+    ebm.save_json(tmp_path / "hopfield_summary.json", {"gap": 1.5})
+    notebook = ebm.start_notebook("08_hopfield_networks", seed=3, reads=("hopfield_summary.json",), chains=(4, 5))
+    first = (random.random(), float(keras.random.uniform(())), notebook.rng.random())
+    again = ebm.start_notebook("08_hopfield_networks", seed=3, chains=(4, 5))
+    assert (random.random(), float(keras.random.uniform(())), again.rng.random()) == first, "the same seed, the same draws"
+    assert notebook.inputs == {"hopfield_summary.json": {"gap": 1.5}}
+    config = notebook.config
+    assert (config.seed, config.chains) == (3, (4, 5)) and config.to_dict() == {"seed": 3, "chains": [4, 5]}
+    assert config == again.config
+    with pytest.raises(AttributeError, match="frozen: change chains in the notebook's start call"):
+        config.chains = 6
+    with pytest.raises(AttributeError, match="no parameter 'steps'"):
+        _ = config.steps
+    with pytest.raises(TypeError):
+        ebm.start_notebook("08_hopfield_networks", seed=0, function=print)  # JSON cannot hold it: fails at the start
+    with pytest.raises(KeyError, match="register it"):
+        notebook.file("unregistered.json")
+    written = ebm.load(notebook.finish("hopfield_summary.json", {"gap": 2.0}))
+    assert written["config"] == {"seed": 3, "chains": [4, 5]} and written["gap"] == 2.0
+    assert written["run"]["notebook"] == "08_hopfield_networks" and written["run"]["keras"] == keras.__version__

@@ -6,22 +6,43 @@ import re
 import subprocess
 import sys
 
+import pytest
 from conftest import REPOSITORY
 
 sys.path.insert(0, str(REPOSITORY / "tools"))
-from saved_module import NOTEBOOKS, PACKAGE, TOPICS, build_package, saved_cells
+from saved_module import (
+    CONTRACT_PAGE,
+    NOTEBOOKS,
+    PACKAGE,
+    REGISTRY,
+    TOPICS,
+    build_data_contract,
+    build_package,
+    registration_calls,
+    saved_cells,
+)
 
 
-def test_package_matches_the_notebooks():
+def test_package_and_contract_page_match_the_notebooks():
     files = build_package()
     on_disk = {path.name: path.read_text() for path in PACKAGE.glob("*.py")}
     assert on_disk == files, "notebooks/ebm_tutorial/ is stale: run python tools/saved_module.py"
+    assert CONTRACT_PAGE.read_text() == build_data_contract(), "docs/data.md is stale: run python tools/saved_module.py"
+
+
+def test_a_file_is_registered_by_its_writer_with_literal_arguments_only():
+    call = 'register("a.json", "03_contrastive_divergence_training", read_by="04", contents="x")'
+    assert registration_calls(call, "03_contrastive_divergence_training", "03.ipynb")[0][1]["read_by"] == "04"
+    with pytest.raises(ValueError, match="registered where it is written"):
+        registration_calls(call, "04_evaluation_and_visualization", "04.ipynb")
+    with pytest.raises(ValueError, match="holds only register"):
+        registration_calls("x = 1\n" + call, "03_contrastive_divergence_training", "03.ipynb")
 
 
 def test_every_helper_is_defined_once_in_the_module_of_its_topic():
     exported = [(module, cell) for notebook in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
                 for module, cell in saved_cells(notebook)]
-    assert {module for module, _ in exported} == set(TOPICS), "a module of TOPICS has no #@save cell, or the reverse"
+    assert {module for module, _ in exported} == {*TOPICS, REGISTRY}, "a module of TOPICS has no #@save cell, or the reverse"
     names = [node.name for _, cell in exported for node in ast.parse(cell).body
              if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
     assert len(names) == len(set(names)), f"a helper is defined twice: {sorted(names)}"

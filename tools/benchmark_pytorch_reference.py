@@ -18,6 +18,14 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))  # ebm_tutorial.artifacts: no TensorFlow
+from ebm_tutorial.artifacts import register
+
+register(
+    "benchmark_pytorch_reference.json", "tools/benchmark_pytorch_reference.py", read_by="—",
+    contents="ms per step of the same CD step written in PyTorch (optional; needs `torch`)",
+)
+
 
 def build_network(torch, lipschitz_bound, activation="swish"):
     """The energy MLP and E(x) = scale * MLP(x); spectral norm on every layer when a bound is given."""

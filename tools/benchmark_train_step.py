@@ -33,6 +33,14 @@ from pathlib import Path
 
 TOOLS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS.parent / "notebooks"))
+from ebm_tutorial.artifacts import register
+
+register(
+    "benchmark_train_step.json", "tools/benchmark_train_step.py", read_by="—",
+    contents="one build: median ms per compiled step (between batch ends), ms per step of the whole `fit` call, ms "
+             "after the last batch, eager ms; with `--builds N` / `--pytorch`: every build, the medians and "
+             "torch_ms / ours",
+)
 
 
 def milliseconds_per_step(model, images, batch_size, steps, warmup, autotune=False, steps_per_execution=1):

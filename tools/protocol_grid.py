@@ -24,8 +24,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))
 
 import ebm_tutorial as ebm
+from ebm_tutorial.artifacts import register
 
 keras, tf = ebm.import_tensorflow()  # TensorFlow's start-up notes hidden
+
+register(
+    "protocol_grid/*", "tools/protocol_grid.py", read_by="`tools/protocol_grid.py`",
+    contents="`<candidate>_seed<seed>[_onednn_off].json`, `.npz`: one cached candidate run of notebook 03's "
+             "section 6 (`ebm_tutorial.cached_run`): settings, history, energies, judge reports and the "
+             "`cache_key` (JSON); samples (npz)",
+)
+
+register(
+    "protocol_grid_summary.json", "tools/protocol_grid.py", read_by="—",
+    contents="one row per candidate run",
+)
 
 REFERENCE = ebm.TrainingSettings()  # the defaults: short-run chains of 40 steps from noise, generated with 40 steps
 PERSISTENT = REFERENCE.replace(chain_start="persistent", langevin_steps=3, sample_steps=1000)

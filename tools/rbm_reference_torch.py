@@ -32,6 +32,16 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "notebooks"))
+from ebm_tutorial.artifacts import register
+
+register(
+    "rbm_reference_torch.json", "tools/rbm_reference_torch.py", read_by="—",
+    contents="notebook 10's appendix re-run in PyTorch (optional; needs `torch`, a GPU for the full run): AIS "
+             "against exact on a 20-hidden RBM, and per variant and kept epoch AIS log Z with its ±3σ interval, "
+             "test and training log-likelihoods",
+)
+
 AIS_SCHEDULE = ((0.5, 1e-3), (0.9, 1e-4), (1.0, 1e-5))  # notebook 10's AIS_STEP_SIZES
 SGD_AT_0_05 = {"lr": 0.05, "momentum0": 0.9, "momentum": 0.9, "momentum_after": 0, "wd_decoupled": 2e-4, "wd_l2": 0.0,
                "negatives": "sample", "decay_epochs": None}  # notebook 10's SGD at run 3's rate

@@ -4,10 +4,12 @@ Taught in notebooks/01_data_preparation.ipynb, notebooks/05_what_makes_cd_k_work
 """
 
 import contextlib
+import dataclasses
 import fnmatch
 import json
 import os
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -62,10 +64,13 @@ def find_repository_root() -> Path:
 OUTPUT_ROOT = Path(os.environ.get("EBM_OUTPUT_DIR") or find_repository_root())
 DATA_DIR = OUTPUT_ROOT / "data"
 FIGURES_DIR = OUTPUT_ROOT / "figures"
+RESULTS_DIR = find_repository_root() / "results"  # committed summaries: the repository's, whatever EBM_OUTPUT_DIR says
 
 
 def shown(path: Path) -> str:
-    """A path as the reader should see it: relative to the output folder (data/..., figures/...) when inside it."""
+    """A path as the reader should see it: data/..., figures/... or results/... when inside those folders."""
+    if path.is_relative_to(RESULTS_DIR):
+        return f"results/{path.relative_to(RESULTS_DIR)}"
     return str(path.relative_to(OUTPUT_ROOT)) if path.is_relative_to(OUTPUT_ROOT) else str(path)
 
 
@@ -107,80 +112,57 @@ def saved_keras_version(path: Path):
         return None
 
 
-# Every file under data/ and what writes it (a notebook, or a tool); README's data/ table lists the same (a test checks).
-ARTIFACTS = {
-    "mnist_prepared.npz": "01_data_preparation",
-    "energy_mlp_untrained.keras": "02_energy_model_definition",
-    "energy_mlp_trained.keras": "03_contrastive_divergence_training",
-    "training_history.json": "03_contrastive_divergence_training",
-    "negatives_by_epoch.npz": "03_contrastive_divergence_training",
-    "long_run_samples.npz": "03_contrastive_divergence_training",
-    "training_backup/*": "03_contrastive_divergence_training",
-    "judge_classifier.keras": "04_evaluation_and_visualization",
-    "evaluation_summary.json": "04_evaluation_and_visualization",
-    "cd_k_grid/*": "05_what_makes_cd_k_work",
-    "cd_k_grid_summary.json": "05_what_makes_cd_k_work",
-    "energy_cnn_trained.keras": "06_convolutional_ebm",
-    "cnn_training_history.json": "06_convolutional_ebm",
-    "cnn_negatives_by_epoch.npz": "06_convolutional_ebm",
-    "cnn_samples.npz": "06_convolutional_ebm",
-    "cnn_summary.json": "06_convolutional_ebm",
-    "cnn_training_backup/*": "06_convolutional_ebm",
-    "five_ways_to_fail_summary.json": "07_five_ways_to_fail",
-    "hopfield_summary.json": "08_hopfield_networks",
-    "boltzmann_summary.json": "09_boltzmann_machines",
-    "boltzmann_bars_and_stripes.npz": "09_boltzmann_machines",
-    "rbm_parameters.npz": "10_restricted_boltzmann_machines",
-    "rbm_summary.json": "10_restricted_boltzmann_machines",
-    "rbm_long_runs/*": "10_restricted_boltzmann_machines",
-    "score_network_trained.keras": "11_score_matching",
-    "score_samples.npz": "11_score_matching",
-    "score_matching_summary.json": "11_score_matching",
-    "jem_classifier.keras": "12_joint_energy_models",
-    "jem_training_history.json": "12_joint_energy_models",
-    "jem_negatives_by_epoch.npz": "12_joint_energy_models",
-    "jem_summary.json": "12_joint_energy_models",
-    "cooperative_summary.json": "13_cooperative_training",
-    "cooperative_generator.keras": "13_cooperative_training",
-    "cooperative_energy.keras": "13_cooperative_training",
-    "applications_summary.json": "14_what_energies_are_for",
-    "protocol_grid/*": "tools/protocol_grid.py",
-    "protocol_grid_summary.json": "tools/protocol_grid.py",
-    "benchmark_train_step.json": "tools/benchmark_train_step.py",
-    "benchmark_pytorch_reference.json": "tools/benchmark_pytorch_reference.py",
-    "rbm_reference_torch.json": "tools/rbm_reference_torch.py",
-}
+@dataclasses.dataclass(frozen=True)
+class Artifact:
+    """One registered file under data/ (or results/): who writes it, who reads it, what it holds. A name ending in /*
+    stands for a folder of files. fields: the top-level fields of a JSON file that its readers need (load checks them);
+    cost: for a committed summary under results/, what it takes to write it again."""
+
+    name: str
+    writer: str  # a notebook ("03_contrastive_divergence_training") or a tool ("tools/protocol_grid.py")
+    read_by: str
+    contents: str
+    fields: tuple = ()
+    cost: str = ""
 
 
-# The top-level fields of each JSON file that its readers need. `load` checks them, so that a file written by another
-# version of the series (or edited by hand) stops its reader with one line, as a damaged file does.
-JSON_FIELDS = {
-    "training_history.json": ("settings", "epochs"),
-    "evaluation_summary.json": ("sample_quality", "sample_quality_settings", "denoising"),
-    "cnn_training_history.json": ("settings", "epochs"),
-    "cnn_summary.json": ("settings", "sample_quality"),
-    "jem_training_history.json": ("settings", "epochs"),
-    "jem_summary.json": ("settings",),
-}
+ARTIFACTS = {}  # name under data/ -> Artifact, filled by register() where each file is written
+RESULTS = {}  # name under results/ -> Artifact: the committed summaries a tool writes
+
+
+def register(name, writer, read_by, contents, fields=(), cost=None):
+    """Enter a file in the registry, from the notebook or tool that writes it. With a cost the file is a committed
+    summary under results/ (written by a tool), otherwise a generated file under data/. tools/saved_module.py gathers
+    every call into the package (so any reader finds the writer) and into the contract page docs/data.md."""
+    (RESULTS if cost else ARTIFACTS)[name] = Artifact(name, writer, read_by, contents, tuple(fields), cost or "")
+
+
+def registration_of(path: Path) -> Artifact:
+    """The registry entry of a file under data/ or results/ (a path inside another folder is looked up by its name)."""
+    registry, name = ARTIFACTS, path.name
+    for folder, entries in ((DATA_DIR, ARTIFACTS), (RESULTS_DIR, RESULTS)):
+        if path.is_relative_to(folder):
+            registry, name = entries, path.relative_to(folder).as_posix()
+    for pattern, entry in registry.items():
+        if fnmatch.fnmatch(name, pattern):
+            return entry
+    raise KeyError(f"{name} is not in ebm_tutorial.ARTIFACTS: register it in the notebook that writes it")
 
 
 def producer_of(path: Path) -> str:
-    """The notebook (or tool) that writes a file under data/, from ARTIFACTS."""
-    name = path.relative_to(DATA_DIR).as_posix() if path.is_relative_to(DATA_DIR) else path.name
-    for pattern, producer in ARTIFACTS.items():
-        if fnmatch.fnmatch(name, pattern):
-            return producer
-    raise KeyError(f"{name} is not in ebm_tutorial.ARTIFACTS: add it with the notebook that writes it")
+    """The notebook (or tool) that writes a file under data/ or results/."""
+    return registration_of(path).writer
 
 
 def how_to_make(producer: str) -> str:
     return f"python {producer}" if producer.startswith("tools/") else f"notebooks/{producer}.ipynb"
 
 
-def load_artifact(path: Path, producer: str, read):
-    """read(path), or one clear ArtifactError naming the notebook that makes the file (the cause stays chained)."""
+def load_artifact(path: Path, producer: str, read, missing=None):
+    """read(path), or one clear ArtifactError naming the notebook that makes the file (the cause stays chained).
+    missing: the sentence for a missing file, when running the producer is not the whole advice."""
     if not path.exists():
-        raise ArtifactError(f"{shown(path)} is missing: run {how_to_make(producer)} first.")
+        raise ArtifactError(missing or f"{shown(path)} is missing: run {how_to_make(producer)} first.")
     try:
         return read(path)
     except Exception as error:  # any failure to read means the file is unusable
@@ -210,17 +192,103 @@ READERS = {".npz": read_arrays, ".json": lambda path: json.loads(path.read_text(
 
 
 def load(file):
-    """A file under data/ (a path, or a name such as "mnist_prepared.npz"), read by its suffix; a missing or damaged
-    file, or a JSON file without a field of JSON_FIELDS, raises one ArtifactError that names the notebook to run."""
+    """A registered file (a path, or a name under data/ such as "mnist_prepared.npz"), read by its suffix; a missing
+    or damaged file, or a JSON file without a field its readers need, raises one ArtifactError that names what to run."""
     path = DATA_DIR / file if isinstance(file, str) else file
-    producer = producer_of(path)
-    content = load_artifact(path, producer, READERS[path.suffix])
-    needed = JSON_FIELDS.get(path.name, ())
-    missing = [field for field in needed if not isinstance(content, dict) or field not in content]
-    if missing:
-        raise ArtifactError(f"{shown(path)} has no field {', '.join(missing)} (written by another version of the "
-                            f"series, or edited): delete it and re-run {how_to_make(producer)}.")
+    entry = registration_of(path)
+    missing = (f"{shown(path)} is missing; it is committed with the series (a fresh clone has it), and "
+               f"`python {entry.writer}` writes it again ({entry.cost})." if entry.cost else None)
+    content = load_artifact(path, entry.writer, READERS[path.suffix], missing)
+    absent = [field for field in entry.fields if not isinstance(content, dict) or field not in content]
+    if absent:
+        raise ArtifactError(f"{shown(path)} has no field {', '.join(absent)} (written by another version of the "
+                            f"series, or edited): delete it and re-run {how_to_make(entry.writer)}.")
     return content
+
+
+def load_result(name: str):
+    """A committed summary under results/ (evidence longer than a notebook's budget), by its name."""
+    return load(RESULTS_DIR / name)
+
+
+# ---- from notebooks/01_data_preparation.ipynb
+def plain(value):
+    """A parameter as JSON holds it: settings objects by their to_dict(), tuples as lists."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, (tuple, list)):
+        return [plain(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    return value
+
+
+class Config:
+    """A notebook's parameters as one frozen object: read as attributes (config.seed), saved whole by to_dict().
+    Nothing changes them while the notebook runs; change one in the notebook's start call and run it from the top."""
+
+    def __init__(self, **parameters):
+        object.__setattr__(self, "_parameters", dict(parameters))
+        json.dumps(self.to_dict())  # a value JSON cannot hold fails here, at the start, not in the last cell
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["_parameters"][name]
+        except KeyError:
+            raise AttributeError(f"the config has no parameter {name!r}: the notebook's start call defines "
+                                 f"{', '.join(self.__dict__['_parameters'])}") from None
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"the config is frozen: change {name} in the notebook's start call, then run it from the top")
+
+    def __eq__(self, other):
+        return isinstance(other, Config) and self.to_dict() == other.to_dict()
+
+    def __repr__(self):
+        return "Config(" + ", ".join(f"{name}={value!r}" for name, value in self._parameters.items()) + ")"
+
+    def to_dict(self) -> dict:
+        return {name: plain(value) for name, value in self._parameters.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class Notebook:
+    """What a notebook's start call returns: its name, its config, the files it read and a NumPy generator seeded
+    with config.seed. Its finish() is the notebook's last call."""
+
+    name: str
+    config: Config
+    inputs: dict  # file name under data/ -> its content
+    rng: np.random.Generator
+    started: float  # time.perf_counter() at the start
+
+    def file(self, name: str) -> Path:
+        """The path of a registered file (or folder: "name/*") under data/."""
+        registration_of(DATA_DIR / name)  # an unregistered name stops here, with what to do
+        return DATA_DIR / name.removesuffix("/*")
+
+    def run_information(self) -> dict:
+        keras, tf = import_tensorflow()
+        return {"notebook": self.name, "quick": QUICK, "tensorflow": tf.__version__, "keras": keras.__version__,
+                "minutes": round((time.perf_counter() - self.started) / 60, 2)}
+
+    def finish(self, summary_file: str, summary: dict) -> Path:
+        """Write the notebook's summary atomically to data/summary_file: its config and run, then the summary."""
+        path = save_json(self.file(summary_file), {"config": self.config.to_dict(), "run": self.run_information(),
+                                                   **summary})
+        print("wrote", shown(path))
+        return path
+
+
+def start_notebook(name: str, *, seed: int, reads=(), **parameters) -> Notebook:
+    """A notebook's first call. It reads the registered files named in `reads` (in that order, before seeding:
+    loading a Keras model draws from Python's random stream), seeds Python, NumPy, Keras and TensorFlow, makes
+    TensorFlow's ops deterministic (same seed, same machine: same numbers) and holds seed and parameters as one Config."""
+    inputs = {file: load(file) for file in reads}
+    keras, tf = import_tensorflow()
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    return Notebook(name, Config(seed=seed, **parameters), inputs, np.random.default_rng(seed), time.perf_counter())
 
 
 # ---- from notebooks/05_what_makes_cd_k_work.ipynb
@@ -243,3 +311,267 @@ def cached_run(folder, name, key, run, retrain=False):
     save_arrays(arrays_file, **arrays)
     save_json(result_file, {**result, "cache_key": key})
     return load(result_file), arrays, "trained"
+
+
+# ---- registered by notebooks/01_data_preparation.ipynb
+register(
+    "mnist_prepared.npz", "01_data_preparation", read_by="02–08, 10–14, `tools/`",
+    contents="`x_train`, `x_validation`, `x_test` (float32, N×28×28, in [-1, 1]), `y_*` (uint8 labels), "
+             "`noise_reference` (1,000 uniform-noise images), `train_index`, `validation_index` (positions in the "
+             "original 60,000)",
+)
+
+
+# ---- registered by notebooks/02_energy_model_definition.ipynb
+register(
+    "energy_mlp_untrained.keras", "02_energy_model_definition", read_by="—",
+    contents="the untrained plain energy MLP, a Keras `Sequential` (loads without custom code), for inspection; "
+             "notebook 03 builds its network afresh from its settings with 02's `build_energy_network`",
+)
+
+
+# ---- registered by notebooks/03_contrastive_divergence_training.ipynb
+register(
+    "energy_mlp_trained.keras", "03_contrastive_divergence_training", read_by="04, 07, 13, 14",
+    contents="the trained energy MLP, plain Keras",
+)
+register(
+    "training_history.json", "03_contrastive_divergence_training", read_by="04, 07, 14",
+    contents="`settings` (`TrainingSettings.to_dict()`: the whole protocol, sampler included; "
+             "`TrainingSettings.from_dict` rebuilds it), `run` (quick mode, training-set size, TensorFlow version) "
+             "and `epochs`: one row per epoch with loss, CD term, regulariser, E(data), E(negatives), gap, "
+             "gradient norm, validation E(digits), E(noise reference), gap, loss, learning rate, flags, seconds",
+    fields=("settings", "epochs"),
+)
+register(
+    "negatives_by_epoch.npz", "03_contrastive_divergence_training", read_by="03",
+    contents="`negatives`: 8 negative samples per epoch",
+)
+register(
+    "long_run_samples.npz", "03_contrastive_divergence_training", read_by="04",
+    contents="`samples`: chains from uniform noise after the protocol's `sample_steps`; `long_chain_samples`: the "
+             "same chains after 1,000 steps; `evolution`, `evolution_steps`: ten chains over time; `chain_seed`: "
+             "the seed of the starts and the noise (04 rebuilds the chains from it and the settings)",
+)
+register(
+    "training_backup/*", "03_contrastive_divergence_training", read_by="03",
+    contents="Keras `BackupAndRestore` state while training runs (deleted when it completes)",
+)
+
+
+# ---- registered by notebooks/04_evaluation_and_visualization.ipynb
+register(
+    "judge_classifier.keras", "04_evaluation_and_visualization", read_by="04–07, 10–14, `tools/protocol_grid.py`",
+    contents="small CNN digit classifier used to judge samples",
+)
+register(
+    "evaluation_summary.json", "04_evaluation_and_visualization", read_by="06, 11",
+    contents="the numbers of notebook 04's report (06 compares the MLP's with its own)",
+    fields=("sample_quality", "sample_quality_settings", "denoising"),
+)
+
+
+# ---- registered by notebooks/05_what_makes_cd_k_work.ipynb
+register(
+    "cd_k_grid/*", "05_what_makes_cd_k_work", read_by="05",
+    contents="`<activation>_<start>_k<k>.json`, `.npz`: one cached grid run (`ebm_tutorial.cached_run`): settings "
+             "and measurements with the `cache_key` they were run under (JSON), long-run samples from noise "
+             "(`samples`)",
+)
+register(
+    "cd_k_grid_summary.json", "05_what_makes_cd_k_work", read_by="—",
+    contents="the grid table: settings, Fréchet floor and ceiling, one row per run",
+)
+
+
+# ---- registered by notebooks/06_convolutional_ebm.ipynb
+register(
+    "energy_cnn_trained.keras", "06_convolutional_ebm", read_by="06 (a finished run is reused), 14",
+    contents="the trained convolutional energy network, plain Keras (spectral normalisation is a built-in Keras "
+             "layer)",
+)
+register(
+    "cnn_training_history.json", "06_convolutional_ebm", read_by="06",
+    contents="`settings`, `run` and one row per epoch, as 03's history, plus `alpha`, `clipped_steps`, "
+             "`learning_rate`",
+    fields=("settings", "epochs"),
+)
+register(
+    "cnn_negatives_by_epoch.npz", "06_convolutional_ebm", read_by="06",
+    contents="`negatives`: 8 negatives per epoch",
+)
+register(
+    "cnn_samples.npz", "06_convolutional_ebm", read_by="—",
+    contents="`samples` (chains from noise), `evolution`, `evolution_steps`, `very_long_chain`, "
+             "`very_long_chain_steps`",
+)
+register(
+    "cnn_summary.json", "06_convolutional_ebm", read_by="11, 14",
+    contents="`settings`, `run`, sample quality, denoising and speed numbers of notebook 06",
+    fields=("settings", "sample_quality"),
+)
+register(
+    "cnn_training_backup/*", "06_convolutional_ebm", read_by="06",
+    contents="`BackupAndRestore` state while training runs (deleted when it completes)",
+)
+
+
+# ---- registered by notebooks/07_five_ways_to_fail.ipynb
+register(
+    "five_ways_to_fail_summary.json", "07_five_ways_to_fail", read_by="—",
+    contents="every stage's settings and measurements: losses against −1/(2α), energies, neighbour correlation, "
+             "judge reports of the samples and of the buffer per epoch, the reference protocol's samples, the very "
+             "long chains' energies and classes",
+)
+
+
+# ---- registered by notebooks/08_hopfield_networks.ipynb
+register(
+    "hopfield_summary.json", "08_hopfield_networks", read_by="—",
+    contents="criteria, capacity rows and estimates for random patterns (N and 2N), digit overlaps, unstable-bit "
+             "shares, classical digit retrieval rows, modern Hopfield β and capacity rows, energy audit, run info",
+)
+
+
+# ---- registered by notebooks/09_boltzmann_machines.ipynb
+register(
+    "boltzmann_summary.json", "09_boltzmann_machines", read_by="—",
+    contents="settings and the measured numbers of notebook 09: marginal errors, burn-ins, TV rows (sweeps, "
+             "samples, Gibbs / i.i.d. TV, n_eff/n), slope, learning results",
+)
+register(
+    "boltzmann_bars_and_stripes.npz", "09_boltzmann_machines", read_by="—",
+    contents="`patterns`; `exact_weights`, `exact_biases`, `gibbs_weights`, `gibbs_biases` (13×13 symmetric "
+             "weights, visible units first) and `exact_log_likelihood`, `gibbs_log_likelihood` (exact mean "
+             "log-likelihood per epoch)",
+)
+
+
+# ---- registered by notebooks/10_restricted_boltzmann_machines.ipynb
+register(
+    "rbm_parameters.npz", "10_restricted_boltzmann_machines", read_by="—",
+    contents="`<model>_kernel` (784×500), `<model>_visible_bias`, `<model>_hidden_bias` for the CD-1, CD-3 and PCD "
+             "RBMs",
+)
+register(
+    "rbm_long_runs/*", "10_restricted_boltzmann_machines", read_by="10",
+    contents="`<model>/<file>`: the three 500-hidden RBMs' trainings (cached; `<model>` is `CD-1`, `CD-3` or "
+             "`PCD`): `epoch_<n>.npz`, the RBM's `kernel`, `visible_bias`, `hidden_bias` after 25, 50 and 100 "
+             "epochs; `training_log.json`, its settings and per-epoch log (written last: the run is complete); "
+             "`backup/`, Keras' `BackupAndRestore` state while it trains",
+)
+register(
+    "rbm_summary.json", "10_restricted_boltzmann_machines", read_by="—",
+    contents="run, settings, the small RBM's exact and AIS log Z, per RBM: AIS log Z with its ±3σ interval, test "
+             "and training log-likelihoods, epochs, seconds per epoch (`rbms`; after every kept epoch: "
+             "`by_epoch`); the published table; judge reports of the samples; linear-classifier accuracies",
+)
+
+
+# ---- registered by notebooks/11_score_matching.ipynb
+register(
+    "score_network_trained.keras", "11_score_matching", read_by="—",
+    contents="the noise-conditional score network, plain Keras: inputs (image in [-1, 1], log σ), output σ·score "
+             "(a 28×28 image); weights are Adam's moving average",
+)
+register(
+    "score_samples.npz", "11_score_matching", read_by="—",
+    contents="`samples` (annealed Langevin from uniform noise, after the final denoising step), "
+             "`samples_before_denoising`, `evolution` (eight chains at the end of each noise level), "
+             "`noise_levels`, `chain_seed`",
+)
+register(
+    "score_matching_summary.json", "11_score_matching", read_by="—",
+    contents="the 2-D score errors and total variations, annealed-Langevin weights, parameterisation costs, "
+             "training losses, MNIST sample quality next to 03 and 06, nearest-training distances, Jacobian "
+             "asymmetries, timings",
+)
+
+
+# ---- registered by notebooks/12_joint_energy_models.ipynb
+register(
+    "jem_classifier.keras", "12_joint_energy_models", read_by="14",
+    contents="the joint model's classifier, plain Keras `Sequential` (28×28 in [-1, 1] → 10 logits f(x)); E(x) = "
+             "−logsumexp f(x), E(x, y) = −f(x)[y]",
+)
+register(
+    "jem_training_history.json", "12_joint_energy_models", read_by="12",
+    contents="`settings`, `run`, one row per epoch: loss, cross-entropy, accuracy, CD, regulariser, energies, "
+             "gradient norm, validation accuracy / cross-entropy / energy, seconds",
+    fields=("settings", "epochs"),
+)
+register(
+    "jem_negatives_by_epoch.npz", "12_joint_energy_models", read_by="12",
+    contents="`negatives`: 8 Langevin negatives per epoch",
+)
+register(
+    "jem_summary.json", "12_joint_energy_models", read_by="14",
+    contents="`settings`, `run`, `classification` (accuracy, calibration error, confidences), `ood_auroc` (model → "
+             "score → set), `fashion_mnist_source` (`null` when the set was not available), `class_conditional`, "
+             "`robustness` (ε in [0, 1] pixel units), `goals`, timings",
+    fields=("settings",),
+)
+
+
+# ---- registered by notebooks/13_cooperative_training.ipynb
+register(
+    "cooperative_summary.json", "13_cooperative_training", read_by="—",
+    contents="settings, both arms' training (batches, seconds, history rows), final energies, judge reports per "
+             "family, seed and chain length, steps to the target, best in grid, share of steps saved with its "
+             "spread, generator timing, the EBGAN-style generator's measurements, notebook minutes",
+)
+register(
+    "cooperative_generator.keras", "13_cooperative_training", read_by="—",
+    contents="the cooperative generator, plain Keras `Sequential` (32-d standard-normal z → 28×28 image in [-1, 1])",
+)
+register(
+    "cooperative_energy.keras", "13_cooperative_training", read_by="—",
+    contents="the cooperatively trained energy MLP (02's network, spectral normalisation bound 10), plain Keras; "
+             "sample with g(z), then 10 steps of 03's sampler",
+)
+
+
+# ---- registered by notebooks/14_what_energies_are_for.ipynb
+register(
+    "applications_summary.json", "14_what_energies_are_for", read_by="—",
+    contents="inpainting PSNR and judge accuracy per hole and method, composition shares and Fréchet distances, "
+             "purification accuracies per ε (recovered, overstated), the goals, run info",
+)
+
+
+# ---- registered by tools/benchmark_pytorch_reference.py
+register(
+    "benchmark_pytorch_reference.json", "tools/benchmark_pytorch_reference.py", read_by="—",
+    contents="ms per step of the same CD step written in PyTorch (optional; needs `torch`)",
+)
+
+
+# ---- registered by tools/benchmark_train_step.py
+register(
+    "benchmark_train_step.json", "tools/benchmark_train_step.py", read_by="—",
+    contents="one build: median ms per compiled step (between batch ends), ms per step of the whole `fit` call, ms "
+             "after the last batch, eager ms; with `--builds N` / `--pytorch`: every build, the medians and "
+             "torch_ms / ours",
+)
+
+
+# ---- registered by tools/protocol_grid.py
+register(
+    "protocol_grid/*", "tools/protocol_grid.py", read_by="`tools/protocol_grid.py`",
+    contents="`<candidate>_seed<seed>[_onednn_off].json`, `.npz`: one cached candidate run of notebook 03's "
+             "section 6 (`ebm_tutorial.cached_run`): settings, history, energies, judge reports and the "
+             "`cache_key` (JSON); samples (npz)",
+)
+register(
+    "protocol_grid_summary.json", "tools/protocol_grid.py", read_by="—",
+    contents="one row per candidate run",
+)
+
+
+# ---- registered by tools/rbm_reference_torch.py
+register(
+    "rbm_reference_torch.json", "tools/rbm_reference_torch.py", read_by="—",
+    contents="notebook 10's appendix re-run in PyTorch (optional; needs `torch`, a GPU for the full run): AIS "
+             "against exact on a 20-hidden RBM, and per variant and kept epoch AIS log Z with its ±3σ interval, "
+             "test and training log-likelihoods",
+)
