@@ -130,6 +130,7 @@ def test_the_start_call_seeds_reads_before_seeding_and_freezes_its_config(tmp_pa
         ebm.start_notebook("08_hopfield_networks", seed=0, function=print)  # JSON cannot hold it: fails at the start
     with pytest.raises(KeyError, match="register it"):
         notebook.file("unregistered.json")
-    written = ebm.load(notebook.finish("hopfield_summary.json", {"gap": 2.0}))
+    notebook.finish("hopfield_summary.json", {"gap": 2.0})
+    written = ebm.load(notebook.file("hopfield_summary.json"))
     assert written["config"] == {"seed": 3, "chains": [4, 5]} and written["gap"] == 2.0
     assert written["run"]["notebook"] == "08_hopfield_networks" and written["run"]["keras"] == keras.__version__

@@ -206,9 +206,16 @@ def load(file):
     return content
 
 
-def load_result(name: str):
-    """A committed summary under results/ (evidence longer than a notebook's budget), by its name."""
-    return load(RESULTS_DIR / name)
+def load_result(name: str, missing_ok=False):
+    """A committed summary under results/ (evidence longer than a notebook's budget), by its name. With missing_ok, a
+    missing file is said in one line (the command that writes it, and its cost) and None comes back."""
+    try:
+        return load(RESULTS_DIR / name)
+    except ArtifactError as error:
+        if not missing_ok or (RESULTS_DIR / name).exists():
+            raise
+        print(error)
+        return None
 
 
 # ---- from notebooks/01_data_preparation.ipynb
@@ -272,12 +279,11 @@ class Notebook:
         return {"notebook": self.name, "quick": QUICK, "tensorflow": tf.__version__, "keras": keras.__version__,
                 "minutes": round((time.perf_counter() - self.started) / 60, 2)}
 
-    def finish(self, summary_file: str, summary: dict) -> Path:
+    def finish(self, summary_file: str, summary: dict) -> None:
         """Write the notebook's summary atomically to data/summary_file: its config and run, then the summary."""
-        path = save_json(self.file(summary_file), {"config": self.config.to_dict(), "run": self.run_information(),
-                                                   **summary})
-        print("wrote", shown(path))
-        return path
+        run = self.run_information()
+        path = save_json(self.file(summary_file), {"config": self.config.to_dict(), "run": run, **summary})
+        print(f"wrote {shown(path)}; the notebook ran for {run['minutes']:.1f} min")
 
 
 def start_notebook(name: str, *, seed: int, reads=(), **parameters) -> Notebook:
@@ -336,7 +342,7 @@ register(
     contents="the trained energy MLP, plain Keras",
 )
 register(
-    "training_history.json", "03_contrastive_divergence_training", read_by="04, 07, 14",
+    "training_history.json", "03_contrastive_divergence_training", read_by="04, 07, 14, `tools/compare_runs.py`",
     contents="`settings` (`TrainingSettings.to_dict()`: the whole protocol, sampler included; "
              "`TrainingSettings.from_dict` rebuilds it), `run` (quick mode, training-set size, TensorFlow version) "
              "and `epochs`: one row per epoch with loss, CD term, regulariser, E(data), E(negatives), gap, "
@@ -365,8 +371,10 @@ register(
     contents="small CNN digit classifier used to judge samples",
 )
 register(
-    "evaluation_summary.json", "04_evaluation_and_visualization", read_by="06, 11",
-    contents="the numbers of notebook 04's report (06 compares the MLP's with its own)",
+    "evaluation_summary.json", "04_evaluation_and_visualization", read_by="06, 11, `tools/compare_runs.py`",
+    contents="`config` and `run` (the start call's parameters; quick mode, versions, minutes), then the numbers of "
+             "notebook 04's report: energies, gap, AUROCs, the judge's reports of the samples (by chain length too), "
+             "chain diagnostics, the reference band and this run's place in it, denoising, out-of-distribution AUROCs",
     fields=("sample_quality", "sample_quality_settings", "denoising"),
 )
 
@@ -558,13 +566,17 @@ register(
 # ---- registered by tools/protocol_grid.py
 register(
     "protocol_grid/*", "tools/protocol_grid.py", read_by="`tools/protocol_grid.py`",
-    contents="`<candidate>_seed<seed>[_onednn_off].json`, `.npz`: one cached candidate run of notebook 03's "
-             "section 6 (`ebm_tutorial.cached_run`): settings, history, energies, judge reports and the "
+    contents="`<candidate>_seed<seed>[_onednn_off|_onednn_on].json`, `.npz`: one cached candidate run of notebook 03's "
+             "protocol screen (`ebm_tutorial.cached_run`): settings, history, energies, judge reports and the "
              "`cache_key` (JSON); samples (npz)",
 )
 register(
-    "protocol_grid_summary.json", "tools/protocol_grid.py", read_by="—",
-    contents="one row per candidate run",
+    "protocol_grid.json", "tools/protocol_grid.py", read_by="03",
+    contents="`cost`; `runs`: one entry per screened run (candidate and seed): `settings`, `temperature`, "
+             "`training_seconds`, the last epoch's energies and validation gap (`final`), `judged` (the judge's report "
+             "at the protocol's chain length, at 1,000 steps and, for persistent chains, by replay), `tensorflow`, "
+             "`kernels`",
+    fields=("runs", "cost"), cost="about 40 min on 2 CPU cores for the four candidates, a minute from its cache",
 )
 
 
@@ -574,4 +586,24 @@ register(
     contents="notebook 10's appendix re-run in PyTorch (optional; needs `torch`, a GPU for the full run): AIS "
              "against exact on a 20-hidden RBM, and per variant and kept epoch AIS log Z with its ±3σ interval, "
              "test and training log-likelihoods",
+)
+
+
+# ---- registered by tools/reference_spread.py
+register(
+    "reference_spread/*", "tools/reference_spread.py", read_by="`tools/reference_spread.py`",
+    contents="`<run>/`: one run's output folder (its `data/` and `figures/`, as notebooks 03 and 04 write them), "
+             "`<run>/run.json` (seed, kernels, code key, minutes) once it finished",
+)
+register(
+    "reference_spread.json", "tools/reference_spread.py", read_by="03, 04, `tools/compare_runs.py`",
+    contents="`cost`; `runs`: one entry per reference run (`seed 0`, `seed 1`, ..., `seed 0, oneDNN on`) with "
+             "`seed`, `kernels`, `history` (03's `training_history.json`), `evaluation` (04's "
+             "`evaluation_summary.json`, without its own band) and `minutes` (03, 04)",
+    fields=("runs", "cost"), cost="about 15 min per run on 2 CPU cores, an hour and a half for the six runs",
+)
+register(
+    "reference_spread_samples.png", "tools/reference_spread.py", read_by="README",
+    contents="32 samples from noise of each reference run, with the judge's classes, confidence and Fréchet distance",
+    cost="written with reference_spread.json",
 )

@@ -90,6 +90,44 @@ def autocorrelation(series, max_lag):
 
 
 # ---- from notebooks/04_evaluation_and_visualization.ipynb
+def run_figures(history, evaluation=None):
+    """The figures by which runs of notebooks 03 and 04 are compared: the last epoch of a training history (03's
+    training_history.json) and, where notebook 04 ran, its evaluation summary."""
+    last = history["epochs"][-1]
+    figures = {"validation gap": last["val_energy_gap"], "E(validation digits)": last["val_energy_data"],
+               "E(noise reference)": last["val_energy_noise"]}
+    if evaluation is not None:
+        steps = evaluation["sample_quality_settings"]["langevin_steps"]
+        samples = evaluation["sample_quality"][f"model samples ({steps} steps)"]
+        aurocs = evaluation["auroc_test_vs"]
+        figures |= {"test gap": evaluation["energy_gap_test_vs_noise"],
+                    "AUROC vs noise": aurocs["uniform noise (reference)"],
+                    "AUROC vs noisy digits": next(value for name, value in aurocs.items()
+                                                  if name.startswith("digits + Gaussian noise")),
+                    "classes": samples["classes_with_at_least_2_percent"], "confidence": samples["mean_confidence"],
+                    "Fréchet": samples["frechet_distance"]}
+    return figures
+
+
+def reference_band(figures_of_runs, margin, floor):
+    """{figure: (low, high)}: the range over the reference runs' figures, each side widened by margin x its width and
+    by at least floor[figure]."""
+    band = {}
+    for name in figures_of_runs[0]:
+        values = [figures[name] for figures in figures_of_runs if name in figures]
+        low, high = min(values), max(values)
+        widening = max(margin * (high - low), floor.get(name, 0.0))
+        band[name] = (low - widening, high + widening)
+    return band
+
+
+def place_in_band(figures, band):
+    """{figure: (value, low, high, "inside" / "below" / "above")} for the figures a run has and the band knows."""
+    return {name: (value, *band[name], "below" if value < band[name][0] else "above" if value > band[name][1]
+                   else "inside") for name, value in figures.items() if name in band}
+
+
+# ---- from notebooks/04_evaluation_and_visualization.ipynb
 def make_denoiser(energy_network, steps, sampler_settings):
     """A compiled denoiser: denoise(noisy, fidelity_weight) descends the energy from x = noisy, pulled back to noisy:
     the sampler's update with its step size, clip and bounds, without noise, plus the fidelity term."""

@@ -241,7 +241,7 @@ class EpochRecorder(keras.callbacks.Callback):
 # ---- from notebooks/03_contrastive_divergence_training.ipynb
 def steady(dataset):
     """The dataset with tf.data's autotuning off: the same batches in the same order, but no tuning thread, whose
-    shutdown held up the end of every `fit` by 1.7-2.2 s (measured: README, Speed)."""
+    shutdown can hold up the end of every `fit` for seconds (tools/benchmark_train_step.py --tfdata-autotune)."""
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.with_options(options)
@@ -253,7 +253,7 @@ def training_data(images, batch_size, seed):
                   .batch(batch_size, drop_remainder=True).prefetch(2))
 
 
-def validation_data(digits, noise, batch_size):
+def validation_data(digits, noise, batch_size=256):
     """Pairs (validation digits, noise reference images) of equal size; the noise set is cycled."""
     noise_batches = tf.data.Dataset.from_tensor_slices(noise).repeat().batch(batch_size, drop_remainder=True)
     digit_batches = tf.data.Dataset.from_tensor_slices(digits).batch(batch_size, drop_remainder=True)
