@@ -563,6 +563,26 @@ register(
 )
 
 
+# ---- registered by tools/conv_screen.py
+register(
+    "conv_screen/*", "tools/conv_screen.py", read_by="`tools/conv_screen.py`",
+    contents="`<candidate>_seed<seed>.json`, `.npz`: one cached run of the screen (`ebm_tutorial.cached_run`): "
+             "settings, changes, history, measurements and the `cache_key` (JSON); samples at 250 and 1,000 steps "
+             "and by replay (npz)",
+)
+register(
+    "conv_screen.json", "tools/conv_screen.py", read_by="06",
+    contents="`cost`, `budget_minutes`, `reference` (test digits' ink share and nearest-training distance, real "
+             "digits' Fréchet distance), `runs`: per candidate and seed the changes, settings, minutes and batches "
+             "trained, last-epoch energies, and the judged measures at 1,000 steps, 250 steps and by replay",
+    fields=("runs", "reference", "cost"), cost="about 18 min per run on 2 CPU cores (nine runs: 2.7 h)",
+)
+register(
+    "conv_screen_samples.png", "tools/conv_screen.py", read_by="06",
+    contents="64 samples (1,000 steps from uniform noise) of every screened run", cost="written with conv_screen.json",
+)
+
+
 # ---- registered by tools/protocol_grid.py
 register(
     "protocol_grid/*", "tools/protocol_grid.py", read_by="`tools/protocol_grid.py`",

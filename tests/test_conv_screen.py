@@ -1,0 +1,42 @@
+"""tools/conv_screen.py: its candidates, their combination and its copying measure, on small inputs (seconds)."""
+
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPOSITORY
+
+sys.path.insert(0, str(REPOSITORY / "tools"))
+import conv_screen
+import ebm_tutorial as ebm
+
+
+def test_nearest_distances_are_the_brute_force_minimum():
+    rng = np.random.default_rng(0)
+    images, training = rng.uniform(-1, 1, (7, 28, 28)), rng.uniform(-1, 1, (40, 28, 28))
+    brute = np.sqrt(((images[:, None] - training[None]) ** 2).sum(axis=(2, 3))).min(axis=1)
+    np.testing.assert_allclose(conv_screen.nearest_distances(images, training, chunk=3), brute, rtol=1e-4)
+    assert conv_screen.nearest_distances(training[:5], training).max() < 1e-2  # a training digit is its own nearest
+
+
+def test_each_candidate_changes_one_thing_and_a_combination_all_of_them():
+    baseline = conv_screen.settings_of({}, seed=0)
+    assert baseline.chain_start == "persistent" and baseline.langevin_steps == 60 and baseline.sampler.step_size == 10
+    for name, changes in conv_screen.CANDIDATES.items():
+        assert len(changes) <= 1 and all(len(value) == 1 if isinstance(value, dict) else True
+                                         for value in changes.values()), name
+    name, changes = conv_screen.combined(["data_noise", "clip_0.01", "stride1_first"])
+    assert name == "combined:clip_0.01+data_noise+stride1_first"
+    assert conv_screen.candidate(name) == changes
+    settings = conv_screen.settings_of(changes, seed=3)
+    assert (settings.data_noise, settings.sampler.gradient_clip, settings.seed) == (0.03, 0.01, 3)
+    assert settings.sampler.step_size == baseline.sampler.step_size  # the rest of the sampler kept
+    assert changes["network"] == {"first_stride": 1}
+
+
+@pytest.mark.parametrize("options", [{}, {"first_stride": 1}, {"average_pooling": True}, {"spectral_norm": False}])
+def test_every_network_variant_maps_an_image_to_one_energy(options):
+    network = ebm.build_conv_energy_network(**options)
+    assert network(np.zeros((2, 28, 28), np.float32)).shape == (2, 1)
+    wrapped = any("SpectralNormalization" in type(layer).__name__ for layer in network.layers)
+    assert wrapped == options.get("spectral_norm", True)
