@@ -212,7 +212,7 @@ def draw(summary, arrays_of):
         axis.set_title(f"{name}\n{judged['classes_with_at_least_2_percent']} classes, conf. "
                        f"{judged['mean_confidence']:.2f}, Fréchet {judged['frechet_distance']:.0f}", fontsize=9)
     figure.suptitle(f"{STEPS} Langevin steps from uniform noise, each run trained for {BUDGET_MINUTES:g} min")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 0.95))  # room for the title above the runs' titles
     ebm.write_atomically(SAMPLES_FIGURE, lambda temporary: figure.savefig(temporary, dpi=70, format="png"))
 
 
