@@ -5,16 +5,17 @@ change, for the same wall-time budget on a 2-core CPU, then judges 1,000 fresh c
 Langevin steps with notebook 04's judge. The chains at 250 steps and IGEBM's replay protocol (06, section 6) are
 reported beside them but decide nothing.
 
-    python tools/conv_screen.py                              # the screen at seed 0: nine runs, about 2.7 h
-    python tools/conv_screen.py --combine data_noise clip_0.01   # one run with several changes together
-    python tools/conv_screen.py --only baseline combined:clip_0.01+data_noise --seeds 1 2   # confirm (4 runs)
+    python tools/conv_screen.py                              # the screen at seed 0: nine runs, about 3.4 h
+    python tools/conv_screen.py --combine data_noise no_spectral_norm   # one run with several changes together
+    python tools/conv_screen.py --only data_noise no_spectral_norm --seeds 1 2   # confirm the best two (4 runs)
 
-The whole study is fourteen runs, about 4.2 h on 2 CPU cores: the screen (nine), one combination of the changes that
+The whole study is fourteen runs, about 4.6 h on 2 CPU cores: the screen (nine), one combination of the changes that
 helped, and the best two at training seeds 1 and 2 (four); it is capped at 5 h. Runs are cached in data/conv_screen/
 (ebm_tutorial.cached_run: a run is kept under the key of everything that decides it, so an interrupted screen resumes
-at the first unfinished run and a repeated call takes a minute). Each run costs its
-training budget (BUDGET_MINUTES) plus about 4 minutes of judging. The committed summary is results/conv_screen.json,
-with results/conv_screen_samples.png (64 samples of every run). Needs data/mnist_prepared.npz (01) and
+at the first unfinished run and a repeated call takes a minute). Each run costs its training budget (BUDGET_MINUTES)
+plus about 4 minutes of judging, or about 24 for the two networks with full-resolution convolutions (stride1_first,
+average_pooling), whose every Langevin step costs several times as much. The committed summary is
+results/conv_screen.json, with results/conv_screen_samples.png (64 samples of every run). Needs data/mnist_prepared.npz (01) and
 data/judge_classifier.keras (04). Quick mode (EBM_QUICK=1): 1,024 digits, a 1-minute budget, 64 chains of 100 steps,
 the summary in data/quick_results/.
 
@@ -51,7 +52,7 @@ register(
     contents="`cost`, `budget_minutes`, `reference` (test digits' ink share and nearest-training distance, real "
              "digits' Fréchet distance), `runs`: per candidate and seed the changes, settings, minutes and batches "
              "trained, last-epoch energies, and the judged measures at 1,000 steps, 250 steps and by replay",
-    fields=("runs", "reference", "cost"), cost="about 18 min per run on 2 CPU cores (nine runs: 2.7 h)",
+    fields=("runs", "reference", "cost"), cost="about 18 min per run on 2 CPU cores, 38 min for stride1_first and average_pooling (nine runs: 3.4 h)",
 )
 register(
     "conv_screen_samples.png", "tools/conv_screen.py", read_by="06",
@@ -203,7 +204,8 @@ def draw(summary, arrays_of):
     names = [name for name in summary["runs"] if name in arrays_of]
     columns = min(4, len(names))
     rows = -(-len(names) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 4.3 * rows), squeeze=False)
+    height = 4.4 * rows + 0.5  # inches: square panels, each with a two-line title, and the figure's title on top
+    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, height), squeeze=False)
     for axis in axes.ravel():
         axis.axis("off")
     for axis, name in zip(axes.ravel(), names):
@@ -212,7 +214,7 @@ def draw(summary, arrays_of):
         axis.set_title(f"{name}\n{judged['classes_with_at_least_2_percent']} classes, conf. "
                        f"{judged['mean_confidence']:.2f}, Fréchet {judged['frechet_distance']:.0f}", fontsize=9)
     figure.suptitle(f"{STEPS} Langevin steps from uniform noise, each run trained for {BUDGET_MINUTES:g} min")
-    figure.tight_layout(rect=(0, 0, 1, 0.95))  # room for the title above the runs' titles
+    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.85 / height, hspace=0.2, wspace=0.05)
     ebm.write_atomically(SAMPLES_FIGURE, lambda temporary: figure.savefig(temporary, dpi=70, format="png"))
 
 
