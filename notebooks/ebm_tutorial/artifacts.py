@@ -382,13 +382,14 @@ register(
 # ---- registered by notebooks/05_what_makes_cd_k_work.ipynb
 register(
     "cd_k_grid/*", "05_what_makes_cd_k_work", read_by="05",
-    contents="`<activation>_<start>_k<k>.json`, `.npz`: one cached grid run (`ebm_tutorial.cached_run`): settings "
-             "and measurements with the `cache_key` they were run under (JSON), long-run samples from noise "
-             "(`samples`)",
+    contents="`<activation>_<start>_k<k>.json`, `.npz`: one cached grid run, and `protocol_03.json`, `.npz`: notebook "
+             "03's protocol on the grid's digits (`ebm_tutorial.cached_run`): settings and measurements with the "
+             "`cache_key` they were run under (JSON), samples from noise (`samples`, and `samples_at_training_length`)",
 )
 register(
     "cd_k_grid_summary.json", "05_what_makes_cd_k_work", read_by="—",
-    contents="the grid table: settings, Fréchet floor and ceiling, one row per run",
+    contents="`config` and `run` (the start call's parameters; quick mode, versions, minutes), the Fréchet floor and "
+             "ceiling, one row per grid run (`runs`) and notebook 03's protocol (`protocol_03`)",
 )
 
 
