@@ -49,3 +49,11 @@ def test_the_denoiser_settles_where_the_energys_pull_and_the_fidelity_term_balan
     denoise = ebm.make_denoiser(quadratic, 300, ebm.SamplerSettings(step_size=step_size, gradient_clip=None))
     noisy = np.full((2, 28, 28), 0.6, np.float32)
     np.testing.assert_allclose(denoise(noisy, mu), mu * 0.6 / (mu + 0.5 * step_size / variance), rtol=1e-5)
+
+
+def test_nearest_training_distances_are_the_brute_force_minimum():
+    rng = np.random.default_rng(0)
+    images, training = rng.uniform(-1, 1, (7, 28, 28)), rng.uniform(-1, 1, (40, 28, 28))
+    brute = np.sqrt(((images[:, None] - training[None]) ** 2).sum(axis=(2, 3))).min(axis=1)
+    np.testing.assert_allclose(ebm.nearest_training_distances(images, training, chunk=3), brute, rtol=1e-4)
+    assert ebm.nearest_training_distances(training[:5], training).max() < 1e-2  # a training digit is its own nearest

@@ -9,7 +9,7 @@ reported beside them but decide nothing.
     python tools/conv_screen.py --combine data_noise no_spectral_norm   # one run with several changes together
     python tools/conv_screen.py --only data_noise no_spectral_norm --seeds 1 2   # confirm the best two (4 runs)
 
-The whole study is fourteen runs, about 4.6 h on 2 CPU cores: the screen (nine), one combination of the changes that
+The whole study is fourteen runs, about 5 h on 2 CPU cores: the screen (nine), one combination of the changes that
 helped, and the best two at training seeds 1 and 2 (four); it is capped at 5 h. Runs are cached in data/conv_screen/
 (ebm_tutorial.cached_run: a run is kept under the key of everything that decides it, so an interrupted screen resumes
 at the first unfinished run and a repeated call takes a minute). Each run costs its training budget (BUDGET_MINUTES)
@@ -68,7 +68,7 @@ BASELINE = ebm.TrainingSettings(chain_start="persistent", langevin_steps=60,
 LEARNING_RATE_DECAY, ENERGY_DRIFT_LIMIT = 0.97, 3.0
 CANDIDATES = {  # name -> the one change: to TrainingSettings, to its sampler, to the network, or weight averaging
     "baseline": {},
-    "clip_0.01": {"sampler": {"gradient_clip": 0.01}},  # IGEBM-style: a smaller clip, so fewer pixels move the full step
+    "clip_0.01": {"sampler": {"gradient_clip": 0.01}},  # IGEBM-style: a pixel moves at most 0.05 per step
     "no_clip": {"sampler": {"gradient_clip": None}},  # Nijkamp et al.'s short-run code: the gradient unclipped
     "stride1_first": {"network": {"first_stride": 1}},  # IGEBM / improved CD: a stride-1 first layer
     "average_pooling": {"network": {"average_pooling": True}},  # ebm-life-cycle: downsampling by average pooling
@@ -122,23 +122,9 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def nearest_distances(images, training, chunk=500):
-    """Euclidean distance from each image to its nearest training image, by matrix products in chunks."""
-    flat_training = training.reshape(len(training), -1).astype(np.float32)
-    squared_training = (flat_training**2).sum(axis=1)
-    distances = []
-    for start in range(0, len(images), chunk):
-        flat = images[start:start + chunk].reshape(-1, flat_training.shape[1]).astype(np.float32)
-        squared = (flat**2).sum(axis=1)[:, None] + squared_training[None, :] - 2 * flat @ flat_training.T
-        distances.append(np.sqrt(np.clip(squared.min(axis=1), 0, None)))
-    return np.concatenate(distances)
-
-
 def measures(images, judge, data):
-    """The judge's report, ink share and median distance to the nearest training digit of a set of images."""
-    report = ebm.judge_report(judge, np.clip(images, -1, 1), data["x_test"][:1000])
-    return {**report, "ink_share": float((images > 0).mean()),
-            "median_nearest_training_distance": float(np.median(nearest_distances(images, data["x_train"])))}
+    """The judge's report, ink share and median distance to the nearest training digit (notebook 06's sample_report)."""
+    return ebm.sample_report(judge, images, data["x_test"][:1000], data["x_train"])
 
 
 def train_and_judge(name, changes, seed, data, judge):
@@ -182,7 +168,7 @@ def reference(data, judge):
     """What real digits score: the test digits' ink share and nearest-training distance, validation digits' Fréchet."""
     test = data["x_test"][:SAMPLE_CHAINS]
     return {"test_digits_ink_share": float((test > 0).mean()),
-            "test_digits_median_nearest_training_distance": float(np.median(nearest_distances(test, data["x_train"]))),
+            "test_digits_median_nearest_training_distance": float(np.median(ebm.nearest_training_distances(test, data["x_train"]))),
             "real_digits_frechet": ebm.judge_report(judge, data["x_validation"][:1000], data["x_test"][:1000])[
                 "frechet_distance"]}
 
@@ -204,7 +190,7 @@ def draw(summary, arrays_of):
     names = [name for name in summary["runs"] if name in arrays_of]
     columns = min(4, len(names))
     rows = -(-len(names) // columns)
-    height = 4.4 * rows + 0.5  # inches: square panels, each with a two-line title, and the figure's title on top
+    height = 4.4 * rows + 0.8  # inches: square panels, each with a two-line title, and the figure's title on top
     figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, height), squeeze=False)
     for axis in axes.ravel():
         axis.axis("off")
@@ -213,8 +199,9 @@ def draw(summary, arrays_of):
         ebm.show_digits(axis, np.clip(arrays_of[name]["steps_final"][:64], -1, 1), 8)
         axis.set_title(f"{name}\n{judged['classes_with_at_least_2_percent']} classes, conf. "
                        f"{judged['mean_confidence']:.2f}, Fréchet {judged['frechet_distance']:.0f}", fontsize=9)
-    figure.suptitle(f"{STEPS} Langevin steps from uniform noise, each run trained for {BUDGET_MINUTES:g} min")
-    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.85 / height, hspace=0.2, wspace=0.05)
+    figure.suptitle(f"{STEPS} Langevin steps from uniform noise, each run trained for {BUDGET_MINUTES:g} min",
+                    y=1 - 0.1 / height, va="top")  # in inches from the top, clear of the first row's titles
+    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 1.0 / height, hspace=0.2, wspace=0.05)
     ebm.write_atomically(SAMPLES_FIGURE, lambda temporary: figure.savefig(temporary, dpi=70, format="png"))
 
 

@@ -396,8 +396,8 @@ register(
 # ---- registered by notebooks/06_convolutional_ebm.ipynb
 register(
     "energy_cnn_trained.keras", "06_convolutional_ebm", read_by="06 (a finished run is reused), 14",
-    contents="the trained convolutional energy network, plain Keras (spectral normalisation is a built-in Keras "
-             "layer)",
+    contents="the trained convolutional energy network, plain Keras (spectral normalisation, where used, is a "
+             "built-in Keras layer)",
 )
 register(
     "cnn_training_history.json", "06_convolutional_ebm", read_by="06",
@@ -411,12 +411,14 @@ register(
 )
 register(
     "cnn_samples.npz", "06_convolutional_ebm", read_by="—",
-    contents="`samples` (chains from noise), `evolution`, `evolution_steps`, `very_long_chain`, "
-             "`very_long_chain_steps`",
+    contents="`samples` (fresh chains from noise), `replay` (the replay protocol's buffer), `evolution`, "
+             "`evolution_steps`, `very_long_chain`, `very_long_chain_steps`",
 )
 register(
     "cnn_summary.json", "06_convolutional_ebm", read_by="11, 14",
-    contents="`settings`, `run`, sample quality, denoising and speed numbers of notebook 06",
+    contents="`config`, `run`, `settings`, then the numbers of notebook 06: training minutes, the judge's reports "
+             "of the samples (`sample_quality`: fresh chains at `settings.sample_steps`; `sample_reports`: every "
+             "length and the replay protocol, with ink share and nearest-training distance), denoising",
     fields=("settings", "sample_quality"),
 )
 register(
