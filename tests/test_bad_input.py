@@ -48,7 +48,8 @@ def test_truncated_npz_says_delete_and_rerun(tmp_path):
 @pytest.mark.parametrize("name", ["05_what_makes_cd_k_work", "06_convolutional_ebm"])
 def test_later_notebooks_without_the_judge_name_notebook_04(name, trained_output, tmp_path):
     (tmp_path / "data").mkdir()
-    shutil.copy(trained_output / "data" / "mnist_prepared.npz", tmp_path / "data")  # 01 ran, 04 did not
+    for ran in ("mnist_prepared.npz", "training_history.json"):  # 01 and 03 ran (05 reads 03's protocol), 04 did not
+        shutil.copy(trained_output / "data" / ran, tmp_path / "data")
     message = run_expecting_failure(name, tmp_path)
     assert message.strip() == ("ArtifactError: data/judge_classifier.keras is missing: "
                                "run notebooks/04_evaluation_and_visualization.ipynb first.")
