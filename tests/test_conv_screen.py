@@ -26,6 +26,15 @@ def test_each_candidate_changes_one_thing_and_a_combination_all_of_them():
     assert changes["network"] == {"first_stride": 1}
 
 
+def test_a_run_is_cached_under_the_settings_it_trains_with(monkeypatch):
+    key = conv_screen.cache_key({}, seed=0)
+    assert conv_screen.cache_key({"settings": {"langevin_steps": 20}}, seed=0)["settings"] != key["settings"]
+    monkeypatch.setattr(conv_screen, "BASELINE", conv_screen.BASELINE.replace(restart_fraction=0.2))
+    assert conv_screen.cache_key({}, seed=0) != key, "a changed baseline must not reuse runs cached under the old one"
+    monkeypatch.setattr(conv_screen, "ENERGY_DRIFT_LIMIT", 5.0)
+    assert conv_screen.cache_key({}, seed=0)["guards"]["energy_drift_limit"] == 5.0
+
+
 @pytest.mark.parametrize("options", [{}, {"first_stride": 1}, {"average_pooling": True}, {"spectral_norm": False}])
 def test_every_network_variant_maps_an_image_to_one_energy(options):
     network = ebm.build_conv_energy_network(**options)

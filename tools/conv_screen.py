@@ -1,8 +1,9 @@
-"""Why notebook 06's samples are blocks and not strokes: its protocol with one change at a time, side by side.
+"""What each training choice does to a convolutional EBM's samples: a baseline with one change at a time, side by side.
 
-Each candidate trains notebook 06's convolutional EBM (persistent chains, k = 60, the guards of its section 2) with one
-change, for the same wall-time budget on a 2-core CPU, then judges 1,000 fresh chains from uniform noise after 1,000
-Langevin steps with notebook 04's judge. The chains at 250 steps and IGEBM's replay protocol (06, section 6) are
+Each candidate trains notebook 06's convolutional EBM (persistent chains, k = 60, the guards of its section 2, and
+spectral normalisation, which notebook 06 drops: candidate no_spectral_norm is its protocol) with one change, for the
+same wall-time budget on a 2-core CPU, then judges 1,000 fresh chains from uniform noise after 1,000 Langevin steps
+with notebook 04's judge. The chains at 250 steps and IGEBM's replay protocol (06, section 6) are
 reported beside them but decide nothing.
 
     python tools/conv_screen.py                              # the screen at seed 0: nine runs, about 3.4 h
@@ -15,9 +16,9 @@ helped, and the best two at training seeds 1 and 2 (four); it is capped at 5 h. 
 at the first unfinished run and a repeated call takes a minute). Each run costs its training budget (BUDGET_MINUTES)
 plus about 4 minutes of judging, or about 24 for the two networks with full-resolution convolutions (stride1_first,
 average_pooling), whose every Langevin step costs several times as much. The committed summary is
-results/conv_screen.json, with results/conv_screen_samples.png (64 samples of every run). Needs data/mnist_prepared.npz (01) and
-data/judge_classifier.keras (04). Quick mode (EBM_QUICK=1): 1,024 digits, a 1-minute budget, 64 chains of 100 steps,
-the summary in data/quick_results/.
+results/conv_screen.json, with results/conv_screen_samples.png (64 samples of every run). Needs
+data/mnist_prepared.npz (01) and data/judge_classifier.keras (04). Quick mode (EBM_QUICK=1): 1,024 digits, a 1-minute
+budget, 64 chains of 100 steps, the summary in data/quick_results/.
 
 Measured for each run: the judge's classes holding at least 2% of the samples, its mean confidence and the Fréchet
 distance to 1,000 test digits; the ink share (pixels above 0) of the samples against the test digits'; and the median
@@ -52,15 +53,18 @@ register(
     contents="`cost`, `budget_minutes`, `reference` (test digits' ink share and nearest-training distance, real "
              "digits' Fréchet distance), `runs`: per candidate and seed the changes, settings, minutes and batches "
              "trained, last-epoch energies, and the judged measures at 1,000 steps, 250 steps and by replay",
-    fields=("runs", "reference", "cost"), cost="about 18 min per run on 2 CPU cores, 38 min for stride1_first and average_pooling (nine runs: 3.4 h)",
+    fields=("runs", "reference", "cost"),
+    cost="about 18 min per run on 2 CPU cores, 38 min for stride1_first and average_pooling (nine runs: 3.4 h)",
 )
 register(
     "conv_screen_samples.png", "tools/conv_screen.py", read_by="06",
     contents="64 samples (1,000 steps from uniform noise) of every screened run", cost="written with conv_screen.json",
 )
 
-# Notebook 06's protocol: persistent chains, k = 60, epsilon 10, a buffer of 32,768 chains, Adam with beta_1 = 0,
-# gradient-norm clipping at 5, learning rate x 0.97 per epoch, alpha raised when energies drift beyond 3
+# The baseline every candidate changes: persistent chains, k = 60, epsilon 10, a buffer of 32,768 chains, Adam with
+# beta_1 = 0, gradient-norm clipping at 5, learning rate x 0.97 per epoch, alpha raised when energies drift beyond 3.
+# It defines the screen, so it is stated here and is part of every run's cache key; notebook 06's Checks assert that
+# its own protocol is one of the screened runs.
 BASELINE = ebm.TrainingSettings(chain_start="persistent", langevin_steps=60,
                                 sampler=ebm.SamplerSettings(step_size=10.0), sample_steps=1000, restart_fraction=0.05,
                                 buffer_size=32_768, max_gradient_norm=5.0, lipschitz_bound=None, adam_beta_1=0.0,
@@ -106,6 +110,14 @@ def settings_of(changes, seed):
     return settings.replace(sampler=settings.sampler.replace(**changes.get("sampler", {})))
 
 
+def cache_key(changes, seed):
+    """Everything that decides a run: its changes, the settings they make of the baseline, the guards, the budget."""
+    return {"changes": changes, "seed": seed, "settings": settings_of(changes, seed).to_dict(),
+            "guards": {"learning_rate_decay": LEARNING_RATE_DECAY, "energy_drift_limit": ENERGY_DRIFT_LIMIT},
+            "budget_minutes": BUDGET_MINUTES, "quick": ebm.QUICK, "training_digits": TRAINING_DIGITS,
+            "chains": SAMPLE_CHAINS}
+
+
 class TimeBudget(keras.callbacks.Callback):
     """Stops training after `minutes` of wall time (at the end of the batch running then)."""
 
@@ -120,11 +132,6 @@ class TimeBudget(keras.callbacks.Callback):
         self.batches += 1
         if time.perf_counter() - self.started > self.seconds:
             self.model.stop_training = True
-
-
-def measures(images, judge, data):
-    """The judge's report, ink share and median distance to the nearest training digit (notebook 06's sample_report)."""
-    return ebm.sample_report(judge, images, data["x_test"][:1000], data["x_train"])
 
 
 def train_and_judge(name, changes, seed, data, judge):
@@ -154,13 +161,13 @@ def train_and_judge(name, changes, seed, data, judge):
     chains_at = ebm.chains_at_steps(sampler, ebm.uniform_noise_images(SAMPLE_CHAINS, seed + 1), [EARLY_STEPS, STEPS])
     replayed = ebm.generate_by_replay(network, settings, SAMPLE_CHAINS, seed + 1, rounds=REPLAY_ROUNDS,
                                       final_rounds=REPLAY_FINAL_ROUNDS)
+    judged = {label: ebm.sample_report(judge, images, data["x_test"][:1000], data["x_train"]) for label, images in
+              [(f"{STEPS} steps", chains_at[STEPS]), (f"{EARLY_STEPS} steps", chains_at[EARLY_STEPS]),
+               ("replay", replayed)]}
     result = {"name": name, "changes": changes, "seed": seed, "settings": settings.to_dict(),
               "budget_minutes": BUDGET_MINUTES, "training_minutes": training_minutes, "batches": budget.batches,
               "final": {key: float(values[-1]) for key, values in history.items()},
-              "judged": {f"{STEPS} steps": measures(chains_at[STEPS], judge, data),
-                         f"{EARLY_STEPS} steps": measures(chains_at[EARLY_STEPS], judge, data),
-                         "replay": measures(replayed, judge, data)},
-              "quick": ebm.QUICK, "tensorflow": tf.__version__}
+              "judged": judged, "quick": ebm.QUICK, "tensorflow": tf.__version__}
     return result, {"steps_final": chains_at[STEPS], "steps_early": chains_at[EARLY_STEPS], "replay": replayed}
 
 
@@ -168,7 +175,8 @@ def reference(data, judge):
     """What real digits score: the test digits' ink share and nearest-training distance, validation digits' Fréchet."""
     test = data["x_test"][:SAMPLE_CHAINS]
     return {"test_digits_ink_share": float((test > 0).mean()),
-            "test_digits_median_nearest_training_distance": float(np.median(ebm.nearest_training_distances(test, data["x_train"]))),
+            "test_digits_median_nearest_training_distance": float(
+                np.median(ebm.nearest_training_distances(test, data["x_train"]))),
             "real_digits_frechet": ebm.judge_report(judge, data["x_validation"][:1000], data["x_test"][:1000])[
                 "frechet_distance"]}
 
@@ -222,11 +230,9 @@ def main():
     for seed in arguments.seeds:
         for name in names:
             changes = candidate(name)
-            key = {"changes": changes, "seed": seed, "budget_minutes": BUDGET_MINUTES, "quick": ebm.QUICK,
-                   "training_digits": TRAINING_DIGITS, "chains": SAMPLE_CHAINS}
             run_name = f"{name.replace(':', '_')}_seed{seed}"
             run = functools.partial(train_and_judge, name, changes, seed, data, judge)
-            row, arrays, _ = ebm.cached_run(SCREEN_DIR, run_name, key, run, retrain=retrain)
+            row, arrays, _ = ebm.cached_run(SCREEN_DIR, run_name, cache_key(changes, seed), run, retrain=retrain)
             row.pop("cache_key", None)
             summary["runs"][f"{name} seed {seed}"] = row
             arrays_of[f"{name} seed {seed}"] = arrays

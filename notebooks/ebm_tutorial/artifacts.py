@@ -578,7 +578,8 @@ register(
     contents="`cost`, `budget_minutes`, `reference` (test digits' ink share and nearest-training distance, real "
              "digits' Fréchet distance), `runs`: per candidate and seed the changes, settings, minutes and batches "
              "trained, last-epoch energies, and the judged measures at 1,000 steps, 250 steps and by replay",
-    fields=("runs", "reference", "cost"), cost="about 18 min per run on 2 CPU cores, 38 min for stride1_first and average_pooling (nine runs: 3.4 h)",
+    fields=("runs", "reference", "cost"),
+    cost="about 18 min per run on 2 CPU cores, 38 min for stride1_first and average_pooling (nine runs: 3.4 h)",
 )
 register(
     "conv_screen_samples.png", "tools/conv_screen.py", read_by="06",
