@@ -546,7 +546,7 @@ register(
 register(
     "applications_summary.json", "14_what_energies_are_for", read_by="—",
     contents="inpainting PSNR and judge accuracy per hole and method, composition shares and Fréchet distances, "
-             "purification accuracies per ε (recovered, overstated), the goals, run info",
+             "purification accuracies per ε (recovered, overstated), the comparisons of section 5, run info",
 )
 
 
